@@ -1,0 +1,312 @@
+"""What every optimizer shares: parameter groups, input checks, state and its dicts.
+
+An algorithm subclasses :class:`Optimizer` and declares its hyperparameters, checks a
+group's values in ``_check_group``, names its state buffers, and updates one group in
+``_update_group``. The native classes and the NumPy reference differ only there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, ClassVar
+
+import numpy as np
+
+from ._checks import check_gradients, check_nonnegative, check_parameter
+
+ParamGroup = dict[str, Any]
+
+
+class Optimizer:
+    """Base of all optimizers; not meant to be built directly."""
+
+    # Names of the hyperparameters a group holds, in the order of the constructor.
+    _hyperparameters: ClassVar[tuple[str, ...]] = ()
+    # Names of the state arrays kept per parameter, all shaped like the parameter.
+    _buffers: ClassVar[tuple[str, ...]] = ()
+    # Whether the state holds a per-parameter count of the updates applied.
+    _counts_steps: ClassVar[bool] = False
+
+    def __init__(self, params: Iterable[Any], defaults: Mapping[str, Any]) -> None:
+        groups = _parse_groups(params, defaults, self._hyperparameters)
+        flat = [p for group in groups for p in group["params"]]
+        if not flat:
+            raise ValueError("params is empty: the optimizer has nothing to update")
+        seen: dict[int, int] = {}
+        for index, param in enumerate(flat):
+            check_parameter(index, param)
+            if id(param) in seen:
+                raise ValueError(
+                    f"params[{index}] is the same array as params[{seen[id(param)]}]"
+                )
+            seen[id(param)] = index
+        for group in groups:
+            self._check_group(group)
+
+        self.param_groups: list[ParamGroup] = groups
+        self._params = flat
+        self._group_states = [self._new_state(group) for group in groups]
+        self._step_count = 0
+
+    @staticmethod
+    def _check_group(group: ParamGroup) -> None:
+        raise NotImplementedError
+
+    def _new_state(self, group: ParamGroup) -> dict[str, Any]:
+        """Zeroed state for one group: a list per buffer, the step counts if kept."""
+        params = group["params"]
+        state: dict[str, Any] = {
+            name: [self._initial_buffer(group, name, p) for p in params]
+            for name in self._buffers
+        }
+        if self._counts_steps:
+            state["step"] = np.zeros(len(params), dtype=np.int64)
+        return state
+
+    def _initial_buffer(
+        self, group: ParamGroup, name: str, param: np.ndarray
+    ) -> np.ndarray | None:
+        """A buffer allocated at construction, or None for one made when first used."""
+        return np.zeros_like(param)
+
+    def _update_group(
+        self,
+        group: ParamGroup,
+        lr: float,
+        grads: list[np.ndarray | None],
+        state: dict[str, Any],
+    ) -> None:
+        raise NotImplementedError
+
+    def step(self, grads: list[np.ndarray | None] | tuple[np.ndarray | None, ...]) -> None:
+        """Apply one update to every parameter, in place.
+
+        ``grads`` holds one gradient per parameter, in the order the parameters were
+        given (groups one after the other). A gradient must have its parameter's
+        dtype and shape and be C-contiguous; it is never cast or copied. A None
+        gradient leaves its parameter and its state untouched, like a torch
+        parameter whose ``grad`` is None.
+
+        Every gradient and hyperparameter is checked before anything changes: when
+        this raises, no parameter and no state has changed.
+        """
+        check_gradients(self._params, grads)
+        lrs = []
+        for group in self.param_groups:
+            self._check_group(group)
+            lrs.append(_lr_at(group["lr"], self._step_count))
+
+        offset = 0
+        for group, lr, state in zip(self.param_groups, lrs, self._group_states):
+            count = len(group["params"])
+            self._update_group(group, lr, list(grads[offset : offset + count]), state)
+            offset += count
+        self._step_count += 1
+
+    def state_dict(self) -> dict[str, Any]:
+        """A snapshot of the state, shaped like torch.optim's.
+
+        ``{"state": {index: {"step": int, name: array, ...}}, "param_groups": [...],
+        "step": int}``: parameters are numbered across groups in order, each group
+        lists the numbers of its parameters, and the top-level ``step`` counts the
+        calls to :meth:`step` (the step a schedule given as ``lr`` is evaluated at).
+        The arrays are copies: the snapshot does not change as training goes on.
+        """
+        state: dict[int, dict[str, Any]] = {}
+        index = 0
+        for group, group_state in zip(self.param_groups, self._group_states):
+            for position in range(len(group["params"])):
+                entry: dict[str, Any] = {}
+                if self._counts_steps:
+                    entry["step"] = int(group_state["step"][position])
+                for name in self._buffers:
+                    buffer = group_state[name][position]
+                    if buffer is not None:
+                        entry[name] = buffer.copy()
+                state[index] = entry
+                index += 1
+        groups = []
+        index = 0
+        for group in self.param_groups:
+            count = len(group["params"])
+            saved = dict(group)
+            saved["params"] = list(range(index, index + count))
+            groups.append(saved)
+            index += count
+        return {"state": state, "param_groups": groups, "step": self._step_count}
+
+    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
+        """Restore a state made by :meth:`state_dict` of an optimizer like this one.
+
+        The arrays are copied into this optimizer's own buffers. Everything is
+        checked first: if the state does not fit, this raises and changes nothing.
+        """
+        groups, states, step_count = self._checked_state(state_dict)
+
+        for group, loaded in zip(self.param_groups, groups):
+            for name in self._hyperparameters:
+                group[name] = loaded[name]
+        offset = 0
+        for group, group_state in zip(self.param_groups, self._group_states):
+            for position, param in enumerate(group["params"]):
+                entry = states.get(offset + position, {})
+                if self._counts_steps:
+                    group_state["step"][position] = entry.get("step", 0)
+                for name in self._buffers:
+                    buffers = group_state[name]
+                    if name in entry:
+                        if buffers[position] is None:
+                            buffers[position] = np.empty_like(param)
+                        np.copyto(buffers[position], entry[name])
+                    elif buffers[position] is not None:
+                        buffers[position] = self._initial_buffer(group, name, param)
+            offset += len(group["params"])
+        self._step_count = step_count
+
+    def _checked_state(
+        self, state_dict: Mapping[str, Any]
+    ) -> tuple[list[ParamGroup], dict[int, dict[str, Any]], int]:
+        if not isinstance(state_dict, Mapping):
+            raise TypeError("state_dict must be a dict")
+        for key in ("state", "param_groups"):
+            if key not in state_dict:
+                raise ValueError(f"state_dict has no {key!r} entry")
+        groups = state_dict["param_groups"]
+        if not isinstance(groups, (list, tuple)) or len(groups) != len(
+            self.param_groups
+        ):
+            raise ValueError(
+                f"state_dict has {len(groups)} param_groups, this optimizer "
+                f"has {len(self.param_groups)}"
+            )
+        merged_groups = []
+        for number, (group, loaded) in enumerate(zip(self.param_groups, groups)):
+            count = len(loaded.get("params", ()))
+            if count != len(group["params"]):
+                raise ValueError(
+                    f"param_groups[{number}] has {count} parameters in state_dict, "
+                    f"{len(group['params'])} in this optimizer"
+                )
+            missing = [name for name in self._hyperparameters if name not in loaded]
+            if missing:
+                raise ValueError(f"param_groups[{number}] has no {missing[0]!r}")
+            merged = {"params": group["params"]}
+            merged.update({name: loaded[name] for name in self._hyperparameters})
+            try:
+                self._check_group(merged)
+            except (TypeError, ValueError) as error:
+                raise type(error)(f"param_groups[{number}]: {error}") from None
+            merged_groups.append(merged)
+
+        step_count = state_dict.get("step", 0)
+        if isinstance(step_count, bool) or not isinstance(step_count, (int, np.integer)):
+            raise TypeError("state_dict['step'] must be an int")
+        if step_count < 0:
+            raise ValueError(f"state_dict['step'] must be >= 0, got {step_count}")
+
+        states = state_dict["state"]
+        if not isinstance(states, Mapping):
+            raise TypeError("state_dict['state'] must be a dict")
+        known = set(self._buffers) | ({"step"} if self._counts_steps else set())
+        group_of = [
+            number
+            for number, group in enumerate(self.param_groups)
+            for _ in group["params"]
+        ]
+        checked: dict[int, dict[str, Any]] = {}
+        for index, entry in states.items():
+            where = f"state[{index!r}]"
+            if not isinstance(index, (int, np.integer)) or not (
+                0 <= index < len(self._params)
+            ):
+                raise ValueError(f"{where}: no parameter has this index")
+            if not isinstance(entry, Mapping):
+                raise TypeError(f"{where} must be a dict")
+            unknown = set(entry) - known
+            if unknown:
+                raise ValueError(f"{where} has unknown entry {sorted(unknown)[0]!r}")
+            param = self._params[index]
+            for name in self._buffers:
+                value = entry.get(name)
+                if value is None:
+                    continue
+                if not isinstance(value, np.ndarray):
+                    raise TypeError(f"{where}[{name!r}] is not a numpy.ndarray")
+                if value.dtype != param.dtype or value.shape != param.shape:
+                    raise ValueError(
+                        f"{where}[{name!r}] has dtype {value.dtype} and shape "
+                        f"{value.shape}; params[{index}] has {param.dtype} and "
+                        f"{param.shape}"
+                    )
+            if self._counts_steps:
+                if "step" not in entry:
+                    raise ValueError(f"{where} has no 'step'")
+                check_nonnegative(f"{where}['step']", entry["step"])
+            required = self._required_buffers(merged_groups[group_of[int(index)]])
+            lacking = [name for name in required if entry.get(name) is None]
+            if lacking:
+                raise ValueError(f"{where} has no {lacking[0]!r}")
+            checked[int(index)] = {k: v for k, v in entry.items() if v is not None}
+        return merged_groups, checked, int(step_count)
+
+    def _required_buffers(self, group: ParamGroup) -> tuple[str, ...]:
+        """The buffers a saved state must hold for a parameter of this group."""
+        return self._buffers
+
+    def __repr__(self) -> str:
+        lines = [f"{type(self).__name__} ("]
+        for number, group in enumerate(self.param_groups):
+            settings = ", ".join(
+                f"{name}={group[name]!r}" for name in self._hyperparameters
+            )
+            lines.append(f"  group {number}: {len(group['params'])} arrays, {settings}")
+        return "\n".join(lines + [")"])
+
+
+def _parse_groups(
+    params: Iterable[Any], defaults: Mapping[str, Any], names: tuple[str, ...]
+) -> list[ParamGroup]:
+    """Turn a list of arrays, or of group dicts, into complete group dicts."""
+    if isinstance(params, (np.ndarray, dict)):
+        raise TypeError(
+            "params must be a list of arrays or of group dicts, "
+            f"got a single {type(params).__name__}"
+        )
+    try:
+        items = list(params)
+    except TypeError:
+        raise TypeError(
+            f"params must be a list of arrays or of group dicts, "
+            f"got {type(params).__name__}"
+        ) from None
+    if not items or not all(isinstance(item, Mapping) for item in items):
+        if any(isinstance(item, Mapping) for item in items):
+            raise TypeError("params mixes arrays and group dicts")
+        items = [{"params": items}]
+
+    groups = []
+    for number, item in enumerate(items):
+        unknown = set(item) - set(names) - {"params"}
+        if unknown:
+            raise ValueError(
+                f"param_groups[{number}] has unknown option {sorted(unknown)[0]!r}; "
+                f"options are {', '.join(names)}"
+            )
+        if "params" not in item:
+            raise ValueError(f"param_groups[{number}] has no 'params'")
+        group_params = item["params"]
+        if isinstance(group_params, np.ndarray):
+            group_params = [group_params]
+        group = dict(defaults)
+        group.update(item)
+        group["params"] = list(group_params)
+        groups.append(group)
+    return groups
+
+
+def _lr_at(lr: float | Callable[[int], float], step: int) -> float:
+    """The learning rate of one step: the number itself, or the schedule's value."""
+    if not callable(lr):
+        return float(lr)
+    value = lr(step)
+    return check_nonnegative(f"lr at step {step} (from the schedule)", value)
