@@ -59,7 +59,7 @@ def check_parameter(index: int, param: Any) -> None:
     where = f"params[{index}]"
     if not isinstance(param, np.ndarray):
         raise TypeError(f"{where} is a {type(param).__name__}, not a numpy.ndarray")
-    if param.dtype not in FLOAT_DTYPES:
+    if param.dtype.newbyteorder("=") not in FLOAT_DTYPES:
         raise TypeError(f"{where} has dtype {param.dtype}; expected float32 or float64")
     if not param.dtype.isnative:
         raise TypeError(f"{where} has dtype {param.dtype.str}, not in native byte order")
