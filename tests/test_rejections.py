@@ -379,3 +379,22 @@ def test_state_dict_missing_a_buffer_is_refused(case):
     with pytest.raises(ValueError, match=rf"state\[2\] has no '{name}'"):
         opt.load_state_dict(state)
     assert_unchanged(opt, params, before)
+
+
+@pytest.mark.parametrize("cls", OPTIMIZERS)
+def test_parameters_are_fixed_at_construction(cls):
+    params = [np.ones(3), np.ones(2)]
+    opt = cls(params, lr=0.1)
+    grads = [np.ones(3), np.ones(2)]
+    with pytest.raises(AttributeError):
+        opt.param_groups[0]["params"].append(np.ones(1))
+
+    opt.param_groups[0]["params"] = (np.ones(3), np.ones(2))
+    with pytest.raises(ValueError, match=r"param_groups\[0\]\['params'\] was replaced"):
+        opt.step(grads)
+
+    opt.param_groups[0]["params"] = opt._group_params[0]
+    opt.param_groups.append({**opt.param_groups[0], "params": (np.ones(1),)})
+    with pytest.raises(ValueError, match="param_groups has 2 groups, built with 1"):
+        opt.step(grads)
+    np.testing.assert_array_equal(params[0], np.ones(3))

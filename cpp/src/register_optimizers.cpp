@@ -39,7 +39,7 @@ update<T> collect_one(py::handle param_object, py::handle grad_object,
                 counter};
     for (std::size_t k = 0; k < states.size(); ++k) {
         if (!states[k].is_none()) {
-            const py::list buffers = states[k];
+            const py::sequence buffers = states[k];
             u.state[k] = writable_data<T>(buffers[index], kind, size, "state", index);
         }
     }
@@ -49,7 +49,7 @@ update<T> collect_one(py::handle param_object, py::handle grad_object,
 // counter(i) gives the counter of parameter i; parameters whose gradient is None are
 // left out, their state untouched.
 template <class Counter>
-updates collect(const py::list& params, const py::list& grads,
+updates collect(const py::sequence& params, const py::sequence& grads,
                 const std::vector<py::object>& states, Counter&& counter) {
     if (grads.size() != params.size()) {
         throw py::value_error("expected one gradient per parameter");
@@ -99,7 +99,7 @@ std::int64_t* step_counts(const py::handle& steps, std::size_t size) {
     return static_cast<std::int64_t*>(array.mutable_data());
 }
 
-void sgd(const py::list& params, const py::list& grads, const py::object& momentum_buffers,
+void sgd(const py::sequence& params, const py::sequence& grads, const py::object& momentum_buffers,
          const py::object& first_steps, const sgd_options& options) {
     const py::list first = first_steps.is_none() ? py::list() : py::list(first_steps);
     const updates work =
@@ -111,7 +111,8 @@ void sgd(const py::list& params, const py::list& grads, const py::object& moment
     });
 }
 
-void momentum(const py::list& params, const py::list& grads, const py::list& velocities,
+void momentum(const py::sequence& params, const py::sequence& grads,
+              const py::sequence& velocities,
               const momentum_options& options) {
     const updates work = collect(params, grads, {velocities}, [](std::size_t) { return 0; });
     run(work, [&](const auto& u) {
@@ -119,8 +120,9 @@ void momentum(const py::list& params, const py::list& grads, const py::list& vel
     });
 }
 
-void adam(const py::list& params, const py::list& grads, const py::list& exp_avgs,
-          const py::list& exp_avg_sqs, const py::object& max_exp_avg_sqs,
+void adam(const py::sequence& params, const py::sequence& grads,
+          const py::sequence& exp_avgs,
+          const py::sequence& exp_avg_sqs, const py::object& max_exp_avg_sqs,
           const py::handle& steps, const adam_options& options) {
     std::int64_t* const counts = step_counts(steps, params.size());
     const updates work = collect(params, grads, {exp_avgs, exp_avg_sqs, max_exp_avg_sqs},

@@ -44,6 +44,7 @@ class Optimizer:
             self._check_group(group)
 
         self.param_groups: list[ParamGroup] = groups
+        self._group_params = [group["params"] for group in groups]
         self._params = flat
         self._group_states = [self._new_state(group) for group in groups]
         self._step_count = 0
@@ -90,6 +91,7 @@ class Optimizer:
         Every gradient and hyperparameter is checked before anything changes: when
         this raises, no parameter and no state has changed.
         """
+        self._check_same_parameters()
         check_gradients(self._params, grads)
         lrs = []
         for group in self.param_groups:
@@ -102,6 +104,22 @@ class Optimizer:
             self._update_group(group, lr, list(grads[offset : offset + count]), state)
             offset += count
         self._step_count += 1
+
+    def _check_same_parameters(self) -> None:
+        """Refuse groups or parameters swapped after construction, never checked."""
+        if len(self.param_groups) != len(self._group_params):
+            raise ValueError(
+                f"param_groups has {len(self.param_groups)} groups, built with "
+                f"{len(self._group_params)}; build a new optimizer to change them"
+            )
+        for number, (group, params) in enumerate(
+            zip(self.param_groups, self._group_params)
+        ):
+            if group.get("params") is not params:
+                raise ValueError(
+                    f"param_groups[{number}]['params'] was replaced; build a new "
+                    "optimizer to change the parameters"
+                )
 
     def state_dict(self) -> dict[str, Any]:
         """A snapshot of the state, shaped like torch.optim's.
@@ -141,6 +159,7 @@ class Optimizer:
         The arrays are copied into this optimizer's own buffers. Everything is
         checked first: if the state does not fit, this raises and changes nothing.
         """
+        self._check_same_parameters()
         groups, states, step_count = self._checked_state(state_dict)
 
         for group, loaded in zip(self.param_groups, groups):
@@ -299,7 +318,8 @@ def _parse_groups(
             group_params = [group_params]
         group = dict(defaults)
         group.update(item)
-        group["params"] = list(group_params)
+        # A tuple: the parameters are fixed when the optimizer is built.
+        group["params"] = tuple(group_params)
         groups.append(group)
     return groups
 
