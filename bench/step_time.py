@@ -378,8 +378,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     print(f"fastoptim {machine['fastoptim']} ({machine['fastoptim_path']})")
     print(
-        f"numpy {machine['numpy']}, python {machine['python']}, "
-        f"{machine['platform']}"
+        f"numpy {machine['numpy']}, python {machine['python']}, {machine['platform']}"
     )
     print(
         f"cpu: {machine['cpu']}, {machine['cores']} cores "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from conftest import case_params, dtype_params, gradients, make_params
 
 
@@ -54,7 +55,9 @@ def test_state_buffers_stay_in_place(native, ref, hyper):
             if buffer is not None
         ]
 
-    before = [(name, position, b, b.ctypes.data, b.copy()) for name, position, b in buffers()]
+    before = [
+        (name, position, b, b.ctypes.data, b.copy()) for name, position, b in buffers()
+    ]
     for _ in range(3):
         opt.step(gradients(params))
     opt.load_state_dict(opt.state_dict())

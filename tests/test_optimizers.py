@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import case_params, dtype_params, gradients, make_params
 
 import fastoptim as fo
+from conftest import case_params, dtype_params, gradients, make_params
 from fastoptim import reference
 
 STEPS = 120
@@ -88,7 +88,7 @@ def test_schedule_as_lr(native, ref, hyper, schedule):
 
 @case_params()
 def test_schedule_gives_lr_of_each_step(native, ref, hyper):
-    """An optimizer given a schedule steps like one whose lr is set by hand each step."""
+    """A scheduled optimizer steps like one whose lr is set by hand each step."""
     schedule = fo.schedules.StepDecay(0.05, step_size=3, gamma=0.5)
     scheduled = make_params(np.float64)
     by_hand = make_params(np.float64)

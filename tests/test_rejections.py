@@ -6,16 +6,19 @@ import copy
 
 import numpy as np
 import pytest
-from conftest import CASES, gradients, make_params
 
 import fastoptim as fo
+from conftest import CASES, gradients, make_params
 from fastoptim import reference
 
 OPTIMIZERS = [
     pytest.param(cls, id=f"{module}.{cls.__name__}")
     for module, classes in [
         ("fo", [fo.SGD, fo.Momentum, fo.Adam, fo.AdamW]),
-        ("reference", [reference.SGD, reference.Momentum, reference.Adam, reference.AdamW]),
+        (
+            "reference",
+            [reference.SGD, reference.Momentum, reference.Adam, reference.AdamW],
+        ),
     ]
     for cls in classes
 ]
@@ -48,7 +51,11 @@ BAD_PARAMS = [
     (np.zeros(3), TypeError, "params must be a list .* single ndarray"),
     (5, TypeError, "params must be a list"),
     ([{"params": [np.zeros(2)]}, np.zeros(2)], TypeError, "mixes arrays and group"),
-    ([{"params": [np.zeros(2)], "lr_typo": 1.0}], ValueError, "unknown option 'lr_typo'"),
+    (
+        [{"params": [np.zeros(2)], "lr_typo": 1.0}],
+        ValueError,
+        "unknown option 'lr_typo'",
+    ),
     ([{"weights": [np.zeros(2)]}], ValueError, "unknown option 'weights'"),
 ]
 
@@ -63,7 +70,9 @@ def test_bad_parameters_are_refused(cls, params, error, message):
 @pytest.mark.parametrize("cls", OPTIMIZERS)
 def test_same_array_twice_is_refused(cls):
     w = np.zeros(3)
-    with pytest.raises(ValueError, match=r"params\[2\] is the same array as params\[0\]"):
+    with pytest.raises(
+        ValueError, match=r"params\[2\] is the same array as params\[0\]"
+    ):
         cls([{"params": [w, np.zeros(1)]}, {"params": [w]}], lr=0.1)
 
 
@@ -92,7 +101,12 @@ BAD_HYPERPARAMETERS = [
     (fo.Adam, {"betas": 0.9}, TypeError, "betas must be a pair"),
     (fo.Adam, {"eps": -1e-8}, ValueError, "eps must be >= 0"),
     (fo.Adam, {"weight_decay": -0.1}, ValueError, "weight_decay must be >= 0"),
-    (fo.AdamW, {"weight_decay": float("inf")}, ValueError, "weight_decay must be finite"),
+    (
+        fo.AdamW,
+        {"weight_decay": float("inf")},
+        ValueError,
+        "weight_decay must be finite",
+    ),
     (fo.AdamW, {"amsgrad": None}, TypeError, "amsgrad must be a bool"),
 ]
 
@@ -173,7 +187,9 @@ BAD_GRADIENTS = [
         r"grads\[0\] has dtype >f4",
     ),
     (
-        lambda ps: good_grads(ps)[:1] + [np.zeros((3, 2), np.float32)] + good_grads(ps)[2:],
+        lambda ps: (
+            good_grads(ps)[:1] + [np.zeros((3, 2), np.float32)] + good_grads(ps)[2:]
+        ),
         ValueError,
         r"grads\[1\] has shape \(3, 2\) but params\[1\] has \(2, 3\)",
     ),
@@ -265,7 +281,7 @@ def test_schedule_giving_a_bad_lr_changes_nothing(cls):
     opt.step([np.ones(3)])
     before = snapshot(opt, params)
 
-    with pytest.raises(ValueError, match="lr at step 2 .* must be >= 0, got -0.1"):
+    with pytest.raises(ValueError, match=r"lr at step 2 .* must be >= 0, got -0\.1"):
         opt.step([np.ones(3)])
 
     assert_unchanged(opt, params, before)
@@ -288,8 +304,18 @@ def first_buffer(state):
 # (corruption, error, message, whether it corrupts a buffer, which plain SGD lacks)
 BAD_STATES = [
     (bad_state(lambda s: s.pop("state")), ValueError, "no 'state' entry", False),
-    (bad_state(lambda s: s.pop("param_groups")), ValueError, "no 'param_groups'", False),
-    (bad_state(lambda s: s["param_groups"].pop()), ValueError, "has 1 param_groups", False),
+    (
+        bad_state(lambda s: s.pop("param_groups")),
+        ValueError,
+        "no 'param_groups'",
+        False,
+    ),
+    (
+        bad_state(lambda s: s["param_groups"].pop()),
+        ValueError,
+        "has 1 param_groups",
+        False,
+    ),
     (
         bad_state(lambda s: s["param_groups"][1]["params"].pop()),
         ValueError,
@@ -308,10 +334,17 @@ BAD_STATES = [
         r"param_groups\[0\]: lr must be >= 0",
         False,
     ),
-    (bad_state(lambda s: s["state"].update({7: {}})), ValueError, "no parameter has", False),
+    (
+        bad_state(lambda s: s["state"].update({7: {}})),
+        ValueError,
+        "no parameter has",
+        False,
+    ),
     (bad_state(lambda s: s.update(step=-1)), ValueError, "step'] must be >= 0", False),
     (
-        bad_state(lambda s: s["state"][0].update({first_buffer(s): np.zeros(5, np.float32)})),
+        bad_state(
+            lambda s: s["state"][0].update({first_buffer(s): np.zeros(5, np.float32)})
+        ),
         ValueError,
         r"state\[0\]\['\w+'\] has dtype float32 and shape \(5,\)",
         True,

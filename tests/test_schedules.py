@@ -28,7 +28,9 @@ def step_decay_formula(lr, step_size, gamma=0.1):
 
 
 def cosine_formula(lr_max, T_max, lr_min=0.0):
-    return lambda t: lr_min + (lr_max - lr_min) * (1 + math.cos(math.pi * t / T_max)) / 2
+    return lambda t: (
+        lr_min + (lr_max - lr_min) * (1 + math.cos(math.pi * t / T_max)) / 2
+    )
 
 
 FAMILIES = [
@@ -123,5 +125,7 @@ def test_bad_steps_are_refused(module, step, error, message):
 
 
 def test_repr_names_the_settings():
-    assert repr(schedules.StepDecay(0.1, 5)) == "StepDecay(lr=0.1, step_size=5, gamma=0.1)"
+    assert (
+        repr(schedules.StepDecay(0.1, 5)) == "StepDecay(lr=0.1, step_size=5, gamma=0.1)"
+    )
     assert "T_max=10" in repr(schedules.CosineAnnealing(0.1, 10))

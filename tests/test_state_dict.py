@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
-from conftest import case_params, dtype_params, gradients, make_params
 
 import fastoptim as fo
+from conftest import case_params, dtype_params, gradients, make_params
 
 
 def steps(opt, params, count):
@@ -113,4 +112,6 @@ def test_sgd_buffer_absent_until_momentum_is_used():
     opt.step(grads)
 
     # Like torch's, the buffer starts as the gradient of the first step that uses it.
-    np.testing.assert_array_equal(opt.state_dict()["state"][0]["momentum_buffer"], grads[0])
+    np.testing.assert_array_equal(
+        opt.state_dict()["state"][0]["momentum_buffer"], grads[0]
+    )

@@ -14,10 +14,11 @@ import importlib.util
 import json
 import pathlib
 
-import fastoptim
-import fastoptim.reference
 import numpy as np
 import pytest
+
+import fastoptim
+import fastoptim.reference
 
 GOLDEN = pathlib.Path(__file__).resolve().parent / "golden"
 

@@ -19,7 +19,7 @@ struct update {
     const T* grad;
     std::array<T*, 3> state;  // the algorithm's buffers in its order; unused are null
     std::size_t size;
-    std::int64_t counter;     // Adam: the step number; SGD: 1 on the first momentum step
+    std::int64_t counter;  // Adam: the step number; SGD: 1 on the first momentum step
 };
 
 struct updates {
@@ -31,7 +31,8 @@ template <class T>
 update<T> collect_one(py::handle param_object, py::handle grad_object,
                       const std::vector<py::object>& states, precision kind,
                       std::size_t index, std::int64_t counter) {
-    const auto size = static_cast<std::size_t>(as_array(param_object, "params", index).size());
+    const auto size =
+        static_cast<std::size_t>(as_array(param_object, "params", index).size());
     update<T> u{writable_data<T>(param_object, kind, size, "params", index),
                 readable_data<T>(grad_object, kind, size, "grads", index),
                 {nullptr, nullptr, nullptr},
@@ -64,7 +65,8 @@ updates collect(const py::sequence& params, const py::sequence& grads,
         if (grads[i].is_none()) {
             continue;
         }
-        const precision kind = precision_of(as_array(params[i], "params", i), "params", i);
+        const precision kind =
+            precision_of(as_array(params[i], "params", i), "params", i);
         if (kind == precision::float32) {
             result.float32.push_back(
                 collect_one<float>(params[i], grads[i], states, kind, i, counter(i)));
@@ -94,13 +96,15 @@ std::int64_t* step_counts(const py::handle& steps, std::size_t size) {
     if (!array.dtype().equal(py::dtype::of<std::int64_t>()) ||
         static_cast<std::size_t>(array.size()) != size ||
         !(array.flags() & py::array::c_style) || !array.writeable()) {
-        throw py::value_error("steps must be a writeable int64 array, one per parameter");
+        throw py::value_error(
+            "steps must be a writeable int64 array, one per parameter");
     }
     return static_cast<std::int64_t*>(array.mutable_data());
 }
 
-void sgd(const py::sequence& params, const py::sequence& grads, const py::object& momentum_buffers,
-         const py::object& first_steps, const sgd_options& options) {
+void sgd(const py::sequence& params, const py::sequence& grads,
+         const py::object& momentum_buffers, const py::object& first_steps,
+         const sgd_options& options) {
     const py::list first = first_steps.is_none() ? py::list() : py::list(first_steps);
     const updates work =
         collect(params, grads, {momentum_buffers}, [&](std::size_t i) -> std::int64_t {
@@ -112,27 +116,28 @@ void sgd(const py::sequence& params, const py::sequence& grads, const py::object
 }
 
 void momentum(const py::sequence& params, const py::sequence& grads,
-              const py::sequence& velocities,
-              const momentum_options& options) {
-    const updates work = collect(params, grads, {velocities}, [](std::size_t) { return 0; });
+              const py::sequence& velocities, const momentum_options& options) {
+    const updates work =
+        collect(params, grads, {velocities}, [](std::size_t) { return 0; });
     run(work, [&](const auto& u) {
         momentum_update(u.param, u.grad, u.state[0], u.size, options);
     });
 }
 
 void adam(const py::sequence& params, const py::sequence& grads,
-          const py::sequence& exp_avgs,
-          const py::sequence& exp_avg_sqs, const py::object& max_exp_avg_sqs,
-          const py::handle& steps, const adam_options& options) {
+          const py::sequence& exp_avgs, const py::sequence& exp_avg_sqs,
+          const py::object& max_exp_avg_sqs, const py::handle& steps,
+          const adam_options& options) {
     std::int64_t* const counts = step_counts(steps, params.size());
-    const updates work = collect(params, grads, {exp_avgs, exp_avg_sqs, max_exp_avg_sqs},
-                                 [&](std::size_t i) { return counts[i] + 1; });
+    const updates work =
+        collect(params, grads, {exp_avgs, exp_avg_sqs, max_exp_avg_sqs},
+                [&](std::size_t i) { return counts[i] + 1; });
     for (std::size_t i = 0; i < params.size(); ++i) {
         counts[i] += grads[i].is_none() ? 0 : 1;
     }
     run(work, [&](const auto& u) {
-        adam_update(u.param, u.grad, u.state[0], u.state[1], u.state[2], u.counter, u.size,
-                    options);
+        adam_update(u.param, u.grad, u.state[0], u.state[1], u.state[2], u.counter,
+                    u.size, options);
     });
 }
 
@@ -140,10 +145,10 @@ void adam(const py::sequence& params, const py::sequence& grads,
 
 void register_optimizers(py::module_& m) {
     py::class_<sgd_options>(m, "SGDOptions")
-        .def(py::init([](double lr, double momentum, double dampening, double weight_decay,
-                         bool nesterov, bool maximize) {
-                 return sgd_options{lr, momentum, dampening, weight_decay, nesterov,
-                                    maximize};
+        .def(py::init([](double lr, double momentum, double dampening,
+                         double weight_decay, bool nesterov, bool maximize) {
+                 return sgd_options{lr,           momentum, dampening,
+                                    weight_decay, nesterov, maximize};
              }),
              py::kw_only(), py::arg("lr"), py::arg("momentum"), py::arg("dampening"),
              py::arg("weight_decay"), py::arg("nesterov"), py::arg("maximize"));
@@ -156,8 +161,9 @@ void register_optimizers(py::module_& m) {
         .def(py::init([](double lr, double beta1, double beta2, double eps,
                          double weight_decay, bool amsgrad, bool maximize,
                          bool decoupled_weight_decay) {
-                 return adam_options{lr,           beta1,   beta2,    eps,
-                                     weight_decay, amsgrad, maximize, decoupled_weight_decay};
+                 return adam_options{
+                     lr,           beta1,   beta2,    eps,
+                     weight_decay, amsgrad, maximize, decoupled_weight_decay};
              }),
              py::kw_only(), py::arg("lr"), py::arg("beta1"), py::arg("beta2"),
              py::arg("eps"), py::arg("weight_decay"), py::arg("amsgrad"),

@@ -17,7 +17,8 @@ py::array_t<double> evaluate(const schedule& s, const py::handle& steps_object) 
         !(steps.flags() & py::array::c_style)) {
         throw py::type_error("steps must be a C-contiguous int64 array");
     }
-    py::array_t<double> out(std::vector<py::ssize_t>(steps.shape(), steps.shape() + steps.ndim()));
+    py::array_t<double> out(
+        std::vector<py::ssize_t>(steps.shape(), steps.shape() + steps.ndim()));
     const auto* in = static_cast<const std::int64_t*>(steps.data());
     double* values = out.mutable_data();
     const auto size = static_cast<std::size_t>(steps.size());

@@ -62,7 +62,9 @@ def check_parameter(index: int, param: Any) -> None:
     if param.dtype.newbyteorder("=") not in FLOAT_DTYPES:
         raise TypeError(f"{where} has dtype {param.dtype}; expected float32 or float64")
     if not param.dtype.isnative:
-        raise TypeError(f"{where} has dtype {param.dtype.str}, not in native byte order")
+        raise TypeError(
+            f"{where} has dtype {param.dtype.str}, not in native byte order"
+        )
     if not param.flags.c_contiguous:
         raise ValueError(f"{where} is not C-contiguous; it cannot be updated in place")
     if not param.flags.writeable:
@@ -86,7 +88,9 @@ def check_gradients(params: list[np.ndarray], grads: Any) -> None:
             continue
         where = f"grads[{index}]"
         if not isinstance(grad, np.ndarray):
-            hint = "; wrap it with numpy.asarray" if isinstance(grad, np.generic) else ""
+            hint = (
+                "; wrap it with numpy.asarray" if isinstance(grad, np.generic) else ""
+            )
             raise TypeError(
                 f"{where} is a {type(grad).__name__}, not a numpy.ndarray{hint}"
             )

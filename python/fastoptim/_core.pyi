@@ -1,6 +1,6 @@
 """Types of fastoptim's compiled core. Private: use the fastoptim package."""
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt

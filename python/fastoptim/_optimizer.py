@@ -79,7 +79,9 @@ class Optimizer:
     ) -> None:
         raise NotImplementedError
 
-    def step(self, grads: list[np.ndarray | None] | tuple[np.ndarray | None, ...]) -> None:
+    def step(
+        self, grads: list[np.ndarray | None] | tuple[np.ndarray | None, ...]
+    ) -> None:
         """Apply one update to every parameter, in place.
 
         ``grads`` holds one gradient per parameter, in the order the parameters were
@@ -218,7 +220,9 @@ class Optimizer:
             merged_groups.append(merged)
 
         step_count = state_dict.get("step", 0)
-        if isinstance(step_count, bool) or not isinstance(step_count, (int, np.integer)):
+        if isinstance(step_count, bool) or not isinstance(
+            step_count, (int, np.integer)
+        ):
             raise TypeError("state_dict['step'] must be an int")
         if step_count < 0:
             raise ValueError(f"state_dict['step'] must be >= 0, got {step_count}")

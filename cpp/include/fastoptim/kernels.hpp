@@ -90,9 +90,9 @@ void sgd_update(T* param_data, const T* grad_data, T* momentum_buffer_data,
     detail::for_each_block(size, [&](std::ptrdiff_t begin, std::ptrdiff_t count) {
         array_map<T> param(param_data + begin, count);
         array_map<T> grad(scratch, count);
-        detail::effective_gradient<T>(grad, const_array_map<T>(grad_data + begin, count),
-                                      const_array_map<T>(param_data + begin, count),
-                                      o.maximize, o.weight_decay);
+        detail::effective_gradient<T>(
+            grad, const_array_map<T>(grad_data + begin, count),
+            const_array_map<T>(param_data + begin, count), o.maximize, o.weight_decay);
         if (o.momentum != 0.0) {
             array_map<T> buffer(momentum_buffer_data + begin, count);
             if (first_momentum_step) {
@@ -162,9 +162,9 @@ void adam_update(T* param_data, const T* grad_data, T* exp_avg_data, T* exp_avg_
         array_map<T> exp_avg(exp_avg_data + begin, count);
         array_map<T> exp_avg_sq(exp_avg_sq_data + begin, count);
         const double coupled_decay = o.decoupled_weight_decay ? 0.0 : o.weight_decay;
-        detail::effective_gradient<T>(grad, const_array_map<T>(grad_data + begin, count),
-                                      const_array_map<T>(param_data + begin, count),
-                                      o.maximize, coupled_decay);
+        detail::effective_gradient<T>(
+            grad, const_array_map<T>(grad_data + begin, count),
+            const_array_map<T>(param_data + begin, count), o.maximize, coupled_decay);
         if (o.decoupled_weight_decay && o.weight_decay != 0.0) {
             param = param * decay_factor;
         }
@@ -176,7 +176,8 @@ void adam_update(T* param_data, const T* grad_data, T* exp_avg_data, T* exp_avg_
         exp_avg_sq = exp_avg_sq * beta2 + one_minus_beta2 * grad * grad;
         if (o.amsgrad) {
             array_map<T> max_exp_avg_sq(max_exp_avg_sq_data + begin, count);
-            max_exp_avg_sq = max_exp_avg_sq.template max<Eigen::PropagateNaN>(exp_avg_sq);
+            max_exp_avg_sq =
+                max_exp_avg_sq.template max<Eigen::PropagateNaN>(exp_avg_sq);
             param = param + neg_step_size * exp_avg /
                                 (max_exp_avg_sq.sqrt() / bias_correction2_sqrt + eps);
         } else {

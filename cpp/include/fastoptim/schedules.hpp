@@ -45,7 +45,8 @@ public:
 
     double at(std::int64_t step) const override {
         const double pi = 3.141592653589793;
-        const double phase = pi * static_cast<double>(step) / static_cast<double>(t_max_);
+        const double phase =
+            pi * static_cast<double>(step) / static_cast<double>(t_max_);
         return lr_min_ + (lr_max_ - lr_min_) * (1.0 + std::cos(phase)) / 2.0;
     }
 
