@@ -14,7 +14,47 @@ import numpy as np
 
 from ._checks import check_gradients, check_nonnegative, check_parameter
 
-ParamGroup = dict[str, Any]
+
+class ParamGroup(dict):  # type: ignore[type-arg]
+    """The settings of one group of parameters, as a dict.
+
+    Any change through the dict's methods sets ``changed``, so that the optimizer
+    checks the group again before its next step and only then.
+    """
+
+    changed: bool = True
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        super().__setitem__(key, value)
+        self.changed = True
+
+    def __delitem__(self, key: str) -> None:
+        super().__delitem__(key)
+        self.changed = True
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        super().update(*args, **kwargs)
+        self.changed = True
+
+    def setdefault(self, key: str, default: Any = None) -> Any:
+        self.changed = True
+        return super().setdefault(key, default)
+
+    def pop(self, key: str, *default: Any) -> Any:
+        self.changed = True
+        return super().pop(key, *default)
+
+    def popitem(self) -> tuple[str, Any]:
+        self.changed = True
+        return super().popitem()
+
+    def clear(self) -> None:
+        super().clear()
+        self.changed = True
+
+    def __ior__(self, other: Any) -> ParamGroup:
+        self.update(other)
+        return self
 
 
 class Optimizer:
@@ -46,22 +86,31 @@ class Optimizer:
         self.param_groups: list[ParamGroup] = groups
         self._group_params = [group["params"] for group in groups]
         self._params = flat
-        self._group_states = [self._new_state(group) for group in groups]
+        # One count per parameter: the updates applied to it, where the algorithm
+        # keeps them; each group's state holds a view of its share.
+        self._counts = np.zeros(len(flat), dtype=np.int64)
+        self._group_states = []
+        offset = 0
+        for group in groups:
+            count = len(group["params"])
+            self._group_states.append(
+                self._new_state(group, self._counts[offset : offset + count])
+            )
+            offset += count
         self._step_count = 0
 
     @staticmethod
     def _check_group(group: ParamGroup) -> None:
         raise NotImplementedError
 
-    def _new_state(self, group: ParamGroup) -> dict[str, Any]:
+    def _new_state(self, group: ParamGroup, counts: np.ndarray) -> dict[str, Any]:
         """Zeroed state for one group: a list per buffer, the step counts if kept."""
-        params = group["params"]
         state: dict[str, Any] = {
-            name: [self._initial_buffer(group, name, p) for p in params]
+            name: [self._initial_buffer(group, name, p) for p in group["params"]]
             for name in self._buffers
         }
         if self._counts_steps:
-            state["step"] = np.zeros(len(params), dtype=np.int64)
+            state["step"] = counts
         return state
 
     def _initial_buffer(
@@ -141,7 +190,7 @@ class Optimizer:
                     entry["step"] = int(group_state["step"][position])
                 for name in self._buffers:
                     buffer = group_state[name][position]
-                    if buffer is not None:
+                    if buffer is not None and self._holds_value(index, name):
                         entry[name] = buffer.copy()
                 state[index] = entry
                 index += 1
@@ -272,6 +321,10 @@ class Optimizer:
             checked[int(index)] = {k: v for k, v in entry.items() if v is not None}
         return merged_groups, checked, int(step_count)
 
+    def _holds_value(self, index: int, name: str) -> bool:
+        """Whether an allocated buffer holds state yet (all do, unless overridden)."""
+        return True
+
     def _required_buffers(self, group: ParamGroup) -> tuple[str, ...]:
         """The buffers a saved state must hold for a parameter of this group."""
         return self._buffers
@@ -320,7 +373,7 @@ def _parse_groups(
         group_params = item["params"]
         if isinstance(group_params, np.ndarray):
             group_params = [group_params]
-        group = dict(defaults)
+        group = ParamGroup(defaults)
         group.update(item)
         # A tuple: the parameters are fixed when the optimizer is built.
         group["params"] = tuple(group_params)

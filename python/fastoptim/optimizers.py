@@ -2,18 +2,123 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar
 
 import numpy as np
 
-from . import _core
+from . import _core, schedules
 from ._algorithms import AdamBase, AdamWBase, MomentumBase, SGDBase
-from ._optimizer import ParamGroup
+from ._checks import check_nonnegative
+from ._optimizer import Optimizer, ParamGroup
 
 __all__ = ["SGD", "Momentum", "Adam", "AdamW"]
 
 
-class SGD(SGDBase):
+class NativeOptimizer(Optimizer):
+    """An optimizer whose steps run in the compiled engine, one call per step.
+
+    The engine holds the addresses of the parameters and of the state, given once. A
+    group's settings are checked and handed to it again only after they change; a
+    schedule from :mod:`fastoptim.schedules` is evaluated inside the step call, any
+    other callable learning rate in Python just before it.
+    """
+
+    _algorithm: ClassVar[str]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._python_lrs: list[tuple[int, Callable[[int], float]]] = []
+        self._build_engine()
+
+    def _options(self, group: ParamGroup, lr: float) -> Any:
+        raise NotImplementedError
+
+    def _needed_buffers(self, group: ParamGroup) -> tuple[str, ...]:
+        """The buffers the group's settings update, which must exist before a step."""
+        return self._buffers
+
+    def _build_engine(self) -> None:
+        buffers = [
+            [buffer for state in self._group_states for buffer in state[name]]
+            for name in self._buffers
+        ]
+        groups = [
+            n for n, group in enumerate(self.param_groups) for _ in group["params"]
+        ]
+        self._engine = _core.Engine(
+            self._algorithm,
+            self._params,
+            buffers,
+            groups,
+            len(self.param_groups),
+            self._counts,
+        )
+        for group in self.param_groups:
+            group.changed = True
+
+    def _apply_changes(self) -> None:
+        for group in self.param_groups:
+            if group.changed:
+                self._check_group(group)
+        allocated = False
+        for group, state in zip(self.param_groups, self._group_states):
+            if not group.changed:
+                continue
+            for name in self._needed_buffers(group):
+                buffers = state[name]
+                for position, param in enumerate(group["params"]):
+                    if buffers[position] is None:
+                        buffers[position] = np.zeros_like(param)
+                        allocated = True
+        if allocated:
+            self._build_engine()
+
+        self._python_lrs = []
+        for number, group in enumerate(self.param_groups):
+            lr = group["lr"]
+            native = lr._core if isinstance(lr, schedules.NativeSchedule) else None
+            if callable(lr) and native is None:
+                self._python_lrs.append((number, lr))
+            if group.changed:
+                # A list could be changed in place, unseen; a tuple cannot.
+                for key, value in group.items():
+                    if isinstance(value, list) and key != "params":
+                        dict.__setitem__(group, key, tuple(value))
+                base = 0.0 if callable(lr) else float(lr)
+                self._engine.set_group(number, self._options(group, base), native)
+                group.changed = False
+
+    def step(
+        self, grads: list[np.ndarray | None] | tuple[np.ndarray | None, ...]
+    ) -> None:
+        self._check_same_parameters()
+        for group in self.param_groups:
+            if group.changed:
+                self._apply_changes()
+                break
+        overrides = None
+        if self._python_lrs:
+            overrides = [None] * len(self.param_groups)
+            for number, schedule in self._python_lrs:
+                overrides[number] = check_nonnegative(
+                    f"lr at step {self._step_count} (from the schedule)",
+                    schedule(self._step_count),
+                )
+        self._engine.step(grads, self._step_count, overrides)
+        self._step_count += 1
+
+    step.__doc__ = Optimizer.step.__doc__
+
+    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
+        super().load_state_dict(state_dict)
+        # Loading may replace buffers: hand the engine the arrays now in use.
+        self._build_engine()
+
+    load_state_dict.__doc__ = Optimizer.load_state_dict.__doc__
+
+
+class SGD(NativeOptimizer, SGDBase):
     r"""Stochastic gradient descent with optional momentum, exactly as torch.optim.SGD.
 
     For each parameter :math:`\theta` with gradient :math:`g`, learning rate
@@ -47,25 +152,23 @@ class SGD(SGDBase):
     with momentum).
     """
 
-    def _update_group(
-        self,
-        group: ParamGroup,
-        lr: float,
-        grads: list[np.ndarray | None],
-        state: dict[str, Any],
-    ) -> None:
-        buffers = None
-        first_steps = None
-        if group["momentum"] != 0:
-            buffers = state["momentum_buffer"]
-            first_steps = [
-                grad is not None and buffer is None
-                for grad, buffer in zip(grads, buffers)
-            ]
-            for position, first in enumerate(first_steps):
-                if first:
-                    buffers[position] = np.empty_like(group["params"][position])
-        options = _core.SGDOptions(
+    _algorithm = "sgd"
+
+    # The engine keeps, as each parameter's count, whether its momentum buffer holds
+    # a value yet: as in torch, the first step with momentum sets it to the gradient.
+    def _initial_buffer(
+        self, group: ParamGroup, name: str, param: np.ndarray
+    ) -> np.ndarray | None:
+        return np.zeros_like(param) if group["momentum"] != 0 else None
+
+    def _needed_buffers(self, group: ParamGroup) -> tuple[str, ...]:
+        return self._buffers if group["momentum"] != 0 else ()
+
+    def _holds_value(self, index: int, name: str) -> bool:
+        return bool(self._counts[index])
+
+    def _options(self, group: ParamGroup, lr: float) -> Any:
+        return _core.SGDOptions(
             lr=lr,
             momentum=group["momentum"],
             dampening=group["dampening"],
@@ -73,10 +176,18 @@ class SGD(SGDBase):
             nesterov=group["nesterov"],
             maximize=group["maximize"],
         )
-        _core.sgd(group["params"], grads, buffers, first_steps, options)
+
+    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
+        super().load_state_dict(state_dict)
+        states = state_dict["state"]
+        for index in range(len(self._params)):
+            entry = states.get(index, {})
+            self._counts[index] = entry.get("momentum_buffer") is not None
+
+    load_state_dict.__doc__ = Optimizer.load_state_dict.__doc__
 
 
-class Momentum(MomentumBase):
+class Momentum(NativeOptimizer, MomentumBase):
     r"""Momentum whose velocity carries the learning rate (the textbook form).
 
     For each parameter :math:`\theta` with gradient :math:`g`, learning rate
@@ -108,28 +219,17 @@ class Momentum(MomentumBase):
     The state of a parameter is ``velocity``.
     """
 
-    def _update_group(
-        self,
-        group: ParamGroup,
-        lr: float,
-        grads: list[np.ndarray | None],
-        state: dict[str, Any],
-    ) -> None:
-        options = _core.MomentumOptions(
+    _algorithm = "momentum"
+
+    def _options(self, group: ParamGroup, lr: float) -> Any:
+        return _core.MomentumOptions(
             lr=lr, gamma=group["gamma"], nesterov=group["nesterov"]
         )
-        _core.momentum(group["params"], grads, state["velocity"], options)
 
 
-def _adam_update(
-    self: AdamBase,
-    group: ParamGroup,
-    lr: float,
-    grads: list[np.ndarray | None],
-    state: dict[str, Any],
-) -> None:
+def _adam_options(self: AdamBase, group: ParamGroup, lr: float) -> Any:
     beta1, beta2 = group["betas"]
-    options = _core.AdamOptions(
+    return _core.AdamOptions(
         lr=lr,
         beta1=beta1,
         beta2=beta2,
@@ -139,18 +239,9 @@ def _adam_update(
         maximize=group["maximize"],
         decoupled_weight_decay=self._decoupled_weight_decay,
     )
-    _core.adam(
-        group["params"],
-        grads,
-        state["exp_avg"],
-        state["exp_avg_sq"],
-        self._amsgrad_buffers(group, group["params"], state),
-        state["step"],
-        options,
-    )
 
 
-class Adam(AdamBase):
+class Adam(NativeOptimizer, AdamBase):
     r"""Adam, exactly as torch.optim.Adam (and the update of Kingma & Ba).
 
     For each parameter :math:`\theta` with gradient :math:`g` at step
@@ -188,10 +279,12 @@ class Adam(AdamBase):
     (:math:`v`) and, with AMSGrad, ``max_exp_avg_sq``.
     """
 
-    _update_group = _adam_update
+    _algorithm = "adam"
+    _options = _adam_options
+    _needed_buffers = AdamBase._required_buffers
 
 
-class AdamW(AdamWBase):
+class AdamW(NativeOptimizer, AdamWBase):
     r"""Adam with decoupled weight decay, exactly as torch.optim.AdamW.
 
     The same update as :class:`Adam`, except that the decay shrinks the parameter
@@ -204,4 +297,6 @@ class AdamW(AdamWBase):
     and the default ``weight_decay`` is 0.01.
     """
 
-    _update_group = _adam_update
+    _algorithm = "adam"
+    _options = _adam_options
+    _needed_buffers = AdamBase._required_buffers

@@ -16,7 +16,7 @@ from ._schedule import CosineAnnealingBase, Schedule, StepDecayBase
 __all__ = ["Schedule", "StepDecay", "CosineAnnealing"]
 
 
-class _Native(Schedule):
+class NativeSchedule(Schedule):
     """Delegates evaluation to the compiled schedule made by the constructor."""
 
     _core: _core.Schedule
@@ -28,7 +28,7 @@ class _Native(Schedule):
         return self._core.evaluate(steps)
 
 
-class StepDecay(_Native, StepDecayBase):
+class StepDecay(NativeSchedule, StepDecayBase):
     r"""Multiply the learning rate by ``gamma`` every ``step_size`` steps.
 
     .. math::
@@ -50,7 +50,7 @@ class StepDecay(_Native, StepDecayBase):
         self._core = _core.StepDecay(self.lr, self.step_size, self.gamma)
 
 
-class CosineAnnealing(_Native, CosineAnnealingBase):
+class CosineAnnealing(NativeSchedule, CosineAnnealingBase):
     r"""Anneal the learning rate from ``lr_max`` to ``lr_min`` along a half cosine.
 
     .. math::

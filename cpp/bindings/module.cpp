@@ -5,4 +5,5 @@ PYBIND11_MODULE(_core, m) {
     m.attr("__version__") = FASTOPTIM_VERSION;
     fastoptim::bindings::register_optimizers(m);
     fastoptim::bindings::register_schedules(m);
+    fastoptim::bindings::register_runtime(m);
 }

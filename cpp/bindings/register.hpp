@@ -5,7 +5,10 @@
 
 namespace fastoptim::bindings {
 
-void register_optimizers(pybind11::module_& m);
-void register_schedules(pybind11::module_& m);
+namespace py = pybind11;
+
+void register_optimizers(py::module_& m);
+void register_schedules(py::module_& m);
+void register_runtime(py::module_& m);
 
 }  // namespace fastoptim::bindings

@@ -1,0 +1,39 @@
+// The kernels of each instruction set this binary was built for, and the choice among
+// them by what the CPU can run.
+#pragma once
+
+#include <fastoptim/options.hpp>
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+namespace fastoptim {
+
+template <class T>
+struct kernel_set {
+    void (*sgd)(T* param, const T* grad, T* buffer, bool first_momentum_step,
+                std::size_t size, const sgd_step<T>& s);
+    void (*momentum)(T* param, const T* grad, T* velocity, std::size_t size,
+                     const momentum_step<T>& s);
+    void (*adam)(T* param, const T* grad, T* exp_avg, T* exp_avg_sq, T* max_exp_avg_sq,
+                 std::size_t size, const adam_step<T>& s);
+    void (*stream_update)(T* a, const T* b, std::size_t size, T scale);
+};
+
+struct kernel_table {
+    const char* isa;  // "baseline", "avx2", "avx512" or "neon"
+    kernel_set<float> float32;
+    kernel_set<double> float64;
+};
+
+// Every instruction set built in that this CPU supports, from the lowest to the best.
+const std::vector<const kernel_table*>& supported_kernels();
+
+// The kernels in use: the best supported at first, or the one FASTOPTIM_ISA names.
+const kernel_table& active_kernels();
+
+// Switch to the supported instruction set of this name; false if there is none.
+bool select_kernels(const std::string& isa);
+
+}  // namespace fastoptim

@@ -1,0 +1,106 @@
+// One optimizer's parameters and state, updated by one call per step.
+//
+// The engine is built once from the addresses of the parameter and state arrays. A
+// step takes the gradients' addresses and each group's learning rate, computes the
+// scalars of every parameter, and splits the elements of all arrays, taken end to
+// end, into chunks that the shared thread pool's threads take in turn. A chunk can
+// span several small arrays or be a piece of a large one.
+#pragma once
+
+#include <fastoptim/dispatch.hpp>
+#include <fastoptim/options.hpp>
+
+#include <array>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <mutex>
+#include <vector>
+
+namespace fastoptim {
+
+enum class algorithm { sgd, momentum, adam };
+enum class precision { float32, float64 };
+
+// One parameter and its state buffers, in the algorithm's order:
+// SGD {momentum_buffer}, Momentum {velocity}, Adam {exp_avg, exp_avg_sq,
+// max_exp_avg_sq}; a buffer the settings do not use may be null.
+struct parameter_slot {
+    precision type;
+    void* param;
+    std::array<void*, 3> state;
+    std::size_t size;
+    std::size_t group;
+};
+
+struct group_settings {
+    sgd_options sgd;
+    momentum_options momentum;
+    adam_options adam;
+};
+
+class engine {
+public:
+    // counts: one per parameter; Adam's step counts, or for SGD whether the momentum
+    // buffer holds a value yet (0 or 1). The arrays must outlive the engine.
+    engine(algorithm kind, std::vector<parameter_slot> slots, std::size_t groups,
+           std::int64_t* counts);
+
+    std::size_t parameters() const { return slots_.size(); }
+    const parameter_slot& slot(std::size_t index) const { return slots_[index]; }
+
+    void set_group(std::size_t group, const group_settings& settings);
+
+    // Held for a whole step, from filling gradients() to the end of step(), so that
+    // two threads stepping the same optimizer take turns.
+    std::mutex& mutex() { return mutex_; }
+
+    // The gradient of each parameter for the next step; null leaves it untouched.
+    std::vector<const void*>& gradients() { return gradients_; }
+
+    // Update every parameter that has a gradient, with lrs[group] as the learning
+    // rate of each group, and advance its count.
+    void step(const std::vector<double>& lrs);
+
+private:
+    struct prepared {
+        sgd_step<float> sgd32;
+        sgd_step<double> sgd64;
+        momentum_step<float> momentum32;
+        momentum_step<double> momentum64;
+        adam_step<float> adam32;
+        adam_step<double> adam64;
+    };
+
+    void prepare(const std::vector<double>& lrs);
+    void update_range(const kernel_table& kernels, std::size_t begin, std::size_t end);
+    void update(const kernel_table& kernels, std::size_t index, std::size_t begin,
+                std::size_t count);
+
+    algorithm kind_;
+    std::vector<parameter_slot> slots_;
+    std::vector<std::size_t> offsets_;  // first element of each slot, end to end
+    std::size_t total_elements_ = 0;
+    std::size_t total_bytes_ = 0;
+    std::vector<group_settings> groups_;
+    std::int64_t* counts_;
+    std::vector<const void*> gradients_;
+    std::vector<prepared> prepared_;
+    std::atomic<std::size_t> next_chunk_{0};
+    std::mutex mutex_;
+};
+
+// Steps that move fewer bytes than this stay on the calling thread, where waking
+// the pool would cost more than it saves.
+std::size_t parallel_threshold();
+void set_parallel_threshold(std::size_t bytes);
+
+// Elements per chunk of work handed to a thread.
+std::size_t chunk_elements();
+void set_chunk_elements(std::size_t elements);
+
+// Bytes per second of an in-place a += s * b over float32 arrays of this many bytes
+// in all, on the shared pool; the best of several runs, like STREAM.
+double memory_bandwidth(std::size_t bytes, int repeats);
+
+}  // namespace fastoptim
