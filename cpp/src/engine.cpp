@@ -16,10 +16,18 @@ std::atomic<std::size_t> threshold_bytes{1 << 20};
 // a core's L2, and few enough chunks per step that taking one costs nothing.
 std::atomic<std::size_t> chunk_size{1 << 14};
 
+// Elements below which a chunk is not split further for threads: taking a chunk
+// costs an atomic increment, small next to this much work.
+constexpr std::size_t smallest_chunk = 1024;
+
 template <class Range>
 void run_chunks(std::size_t total, std::size_t threads,
                 std::atomic<std::size_t>& next_chunk, Range&& range) {
-    const std::size_t chunk = chunk_size.load(std::memory_order_relaxed);
+    // Several chunks per thread even for small steps, so a thread that starts late
+    // or is interrupted leaves its share to the others.
+    const std::size_t chunk =
+        std::clamp(total / (8 * std::max<std::size_t>(threads, 1)), smallest_chunk,
+                   chunk_size.load(std::memory_order_relaxed));
     const std::size_t chunks = (total + chunk - 1) / chunk;
     if (threads <= 1 || chunks <= 1) {
         range(0, total);

@@ -64,13 +64,8 @@ thread_pool::~thread_pool() {
 void thread_pool::run_erased(std::size_t count, erased_task task, void* context) {
     std::unique_lock<std::mutex> busy(busy_, std::try_to_lock);
     if (count <= 1 || workers_.empty() || !busy.owns_lock()) {
-        for (std::size_t index = 0; index < count; ++index) {
-            task(context, index);
-        }
+        task(context, 0);
         return;
-    }
-    if (count > size()) {
-        count = size();
     }
 
     {
@@ -78,18 +73,21 @@ void thread_pool::run_erased(std::size_t count, erased_task task, void* context)
         task_ = task;
         context_ = context;
         count_ = count;
-        unfinished_.store(count - 1, std::memory_order_relaxed);
-        generation_.fetch_add(1, std::memory_order_release);
+        const std::uint64_t generation = generation_.load() + 1;
+        open_.store(generation);
+        generation_.store(generation, std::memory_order_release);
         if (sleepers_ > 0) {
             wake_.notify_all();
         }
     }
     task(context, 0);
 
-    if (!spin_until([&] { return unfinished_.load(std::memory_order_acquire) == 0; })) {
+    // Sequentially consistent with join(): either a worker saw the task closed and
+    // left it alone, or this load sees that worker counted in active_.
+    open_.store(0);
+    if (!spin_until([&] { return active_.load() == 0; })) {
         std::unique_lock<std::mutex> lock(mutex_);
-        finished_.wait(
-            lock, [&] { return unfinished_.load(std::memory_order_acquire) == 0; });
+        finished_.wait(lock, [&] { return active_.load() == 0; });
     }
 }
 
@@ -104,9 +102,6 @@ void thread_pool::work(std::size_t index) {
             ++sleepers_;
             wake_.wait(lock, [&] { return stopping_ || fresh(); });
             --sleepers_;
-            if (stopping_) {
-                return;
-            }
         }
         erased_task task = nullptr;
         void* context = nullptr;
@@ -121,12 +116,18 @@ void thread_pool::work(std::size_t index) {
             context = context_;
             count = count_;
         }
-        if (index < count) {
+        if (index >= count) {
+            continue;
+        }
+        active_.fetch_add(1);
+        // A worker that was slow to read the task may find a later one open: the
+        // generation tells.
+        if (open_.load() == seen) {
             task(context, index);
-            if (unfinished_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-                std::lock_guard<std::mutex> lock(mutex_);
-                finished_.notify_one();
-            }
+        }
+        if (active_.fetch_sub(1) == 1) {
+            std::lock_guard<std::mutex> lock(mutex_);
+            finished_.notify_one();
         }
     }
 }

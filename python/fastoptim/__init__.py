@@ -10,6 +10,27 @@ array([0., 0., 0.], dtype=float32)
 
 from . import reference, schedules
 from ._core import __version__
+from ._runtime import (
+    _check_environment,
+    build_info,
+    get_num_threads,
+    memory_bandwidth,
+    set_num_threads,
+)
 from .optimizers import SGD, Adam, AdamW, Momentum
 
-__all__ = ["SGD", "Momentum", "Adam", "AdamW", "schedules", "reference", "__version__"]
+__all__ = [
+    "SGD",
+    "Adam",
+    "AdamW",
+    "Momentum",
+    "__version__",
+    "build_info",
+    "get_num_threads",
+    "memory_bandwidth",
+    "reference",
+    "schedules",
+    "set_num_threads",
+]
+
+_check_environment()

@@ -42,6 +42,18 @@ using const_array_map = Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>;
 // each byte of the arrays crosses the memory bus once per step.
 inline constexpr std::ptrdiff_t block_size = 1024;
 
+// The exactly rounded square root, vectorised. Eigen's own sqrt expression stays
+// scalar on AVX-512 unless its approximate fast math is on, which rounds wrongly.
+template <class T>
+struct exact_sqrt {
+    T operator()(const T& x) const { return Eigen::numext::sqrt(x); }
+
+    template <class Packet>
+    Packet packetOp(const Packet& x) const {
+        return Eigen::internal::psqrt(x);
+    }
+};
+
 template <class Body>
 inline void for_each_block(std::size_t size, Body&& body) {
     const auto total = static_cast<std::ptrdiff_t>(size);
@@ -149,7 +161,9 @@ FASTOPTIM_FLATTEN void adam(T* param_data, const T* grad_data, T* exp_avg_data,
                             (max_exp_avg_sq.sqrt() / s.bias_correction2_sqrt + s.eps);
         } else {
             param = param + s.neg_step_size * exp_avg /
-                                (exp_avg_sq.sqrt() / s.bias_correction2_sqrt + s.eps);
+                                (exp_avg_sq.unaryExpr(exact_sqrt<T>()) /
+                                     s.bias_correction2_sqrt +
+                                 s.eps);
         }
     });
 }
@@ -165,3 +179,9 @@ FASTOPTIM_FLATTEN void stream_update(T* a_data, const T* b_data, std::size_t siz
 }
 
 }  // namespace fastoptim::FASTOPTIM_KERNEL_NAMESPACE
+
+template <class T>
+struct Eigen::internal::functor_traits<
+    fastoptim::FASTOPTIM_KERNEL_NAMESPACE::exact_sqrt<T>> {
+    enum { Cost = 5 * NumTraits<T>::MulCost, PacketAccess = 1 };
+};

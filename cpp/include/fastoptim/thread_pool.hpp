@@ -22,10 +22,12 @@ public:
 
     std::size_t size() const { return workers_.size() + 1; }
 
-    // Runs task(index) for index in [0, count) with count <= size(), index 0 on the
-    // calling thread, and returns when every call has. A call made while another
-    // thread's run is under way runs every index on its own caller instead of
-    // waiting for the pool, so that concurrent callers never block each other.
+    // Runs task(0) on the calling thread and task(index), 0 < index < count, on each
+    // worker that picks the task up before task(0) returns; returns when every call
+    // made has. The task must therefore do all its work in whichever calls happen,
+    // as a loop taking chunks from a shared counter does. A run started while
+    // another thread's is under way runs task(0) alone, so concurrent callers never
+    // wait for each other.
     template <class Task>
     void run(std::size_t count, Task& task) {
         run_erased(
@@ -49,7 +51,11 @@ private:
     std::condition_variable wake_;
     std::condition_variable finished_;
     std::atomic<std::uint64_t> generation_{0};
-    std::atomic<std::size_t> unfinished_{0};
+    // A worker joins a task only while it is open, and the caller closes it once its
+    // own share is done; it then waits for the workers that joined, never for one
+    // that has not been scheduled yet.
+    std::atomic<std::uint64_t> open_{0};  // the generation open to join, or 0
+    std::atomic<std::size_t> active_{0};
     std::size_t sleepers_ = 0;  // guarded by mutex_
     bool stopping_ = false;     // guarded by mutex_
 

@@ -1,0 +1,76 @@
+"""Threads, instruction sets and the memory probe: what concerns the machine."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from typing import Any
+
+from . import _core
+from ._checks import check_positive_int
+
+
+def set_num_threads(threads: int) -> None:
+    """Use this many threads, the caller's included, for every optimizer step.
+
+    The default is the number of cores the process may use, or the value of the
+    ``FASTOPTIM_NUM_THREADS`` environment variable at import. Results are the same
+    bits whatever the count. Steps too small to gain from threads stay on one.
+    """
+    _core.set_num_threads(check_positive_int("threads", threads))
+
+
+def get_num_threads() -> int:
+    """The number of threads a step may use."""
+    return int(_core.get_num_threads())
+
+
+def build_info() -> dict[str, Any]:
+    """How this fastoptim was built and how it runs here.
+
+    ``isa`` is the instruction set whose kernels are in use (the best the CPU
+    supports, unless ``FASTOPTIM_ISA`` names a lower one); ``supported_isas`` lists
+    every one built in that this CPU can run.
+    """
+    return {
+        "version": _core.__version__,
+        "isa": _core.isa(),
+        "supported_isas": list(_core.supported_isas()),
+        "num_threads": get_num_threads(),
+        "available_cores": int(_core.available_cores()),
+        "parallel_threshold_bytes": int(_core.parallel_threshold()),
+        "compiler": _core.compiler,
+        "eigen": _core.eigen_version,
+    }
+
+
+def memory_bandwidth(megabytes: int = 512, repeats: int = 5) -> float:
+    """Measure the memory bandwidth, in bytes per second, the way a step uses it.
+
+    Streams ``a += s * b`` over two float32 arrays of ``megabytes`` in all (far
+    larger than any cache) with the current thread count, and returns the best of
+    ``repeats`` runs, counting 12 bytes per element (two reads and a write), as STREAM
+    counts. Dividing it by an optimizer's bytes per parameter bounds its speed.
+    """
+    size = check_positive_int("megabytes", megabytes) * 1 << 20
+    return float(_core.memory_bandwidth(size, check_positive_int("repeats", repeats)))
+
+
+def _check_environment() -> None:
+    """Say so when an environment setting could not be followed."""
+    requested = os.environ.get("FASTOPTIM_ISA")
+    if requested and requested != _core.isa():
+        warnings.warn(
+            f"FASTOPTIM_ISA={requested} is not supported here (supported: "
+            f"{', '.join(_core.supported_isas())}); using {_core.isa()}",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+    threads = os.environ.get("FASTOPTIM_NUM_THREADS")
+    if threads and not (threads.isdigit() and 1 <= int(threads) <= 1024):
+        warnings.warn(
+            f"FASTOPTIM_NUM_THREADS={threads} is not a thread count from 1 to 1024; "
+            f"using {get_num_threads()}",
+            RuntimeWarning,
+            stacklevel=3,
+        )
