@@ -36,28 +36,43 @@ class AdamOptions:
         decoupled_weight_decay: bool,
     ) -> None: ...
 
-def sgd(
-    params: Sequence[np.ndarray],
-    grads: Sequence[np.ndarray | None],
-    momentum_buffers: Sequence[np.ndarray | None] | None,
-    first_steps: Sequence[bool] | None,
-    options: SGDOptions,
-) -> None: ...
-def momentum(
-    params: Sequence[np.ndarray],
-    grads: Sequence[np.ndarray | None],
-    velocities: Sequence[np.ndarray],
-    options: MomentumOptions,
-) -> None: ...
-def adam(
-    params: Sequence[np.ndarray],
-    grads: Sequence[np.ndarray | None],
-    exp_avgs: Sequence[np.ndarray],
-    exp_avg_sqs: Sequence[np.ndarray],
-    max_exp_avg_sqs: Sequence[np.ndarray] | None,
-    steps: npt.NDArray[np.int64],
-    options: AdamOptions,
-) -> None: ...
+class Engine:
+    def __init__(
+        self,
+        algorithm: str,
+        params: Sequence[np.ndarray],
+        buffers: Sequence[Sequence[np.ndarray | None]],
+        groups: Sequence[int],
+        group_count: int,
+        counts: npt.NDArray[np.int64],
+    ) -> None: ...
+    def set_group(
+        self,
+        group: int,
+        options: SGDOptions | MomentumOptions | AdamOptions,
+        schedule: Schedule | None,
+    ) -> None: ...
+    def step(
+        self,
+        grads: Sequence[np.ndarray | None],
+        step: int,
+        lr_overrides: Sequence[float | None] | None,
+    ) -> None: ...
+
+def get_num_threads() -> int: ...
+def set_num_threads(threads: int) -> None: ...
+def available_cores() -> int: ...
+def isa() -> str: ...
+def supported_isas() -> list[str]: ...
+def select_isa(isa: str) -> bool: ...
+def parallel_threshold() -> int: ...
+def set_parallel_threshold(bytes: int) -> None: ...
+def chunk_elements() -> int: ...
+def set_chunk_elements(elements: int) -> None: ...
+def memory_bandwidth(bytes: int, repeats: int) -> float: ...
+
+compiler: str
+eigen_version: str
 
 class Schedule:
     def __call__(self, step: int) -> float: ...
