@@ -46,7 +46,7 @@ void register_runtime(py::module_& m) {
     });
     m.def("select_isa", &select_kernels, py::arg("isa"));
     m.def("parallel_threshold", &parallel_threshold);
-    m.def("set_parallel_threshold", &set_parallel_threshold, py::arg("bytes"));
+    m.def("set_parallel_threshold", &set_parallel_threshold, py::arg("nanoseconds"));
     m.def("chunk_elements", &chunk_elements);
     m.def("set_chunk_elements", &set_chunk_elements, py::arg("elements"));
     m.def(

@@ -38,7 +38,7 @@ def build_info() -> dict[str, Any]:
         "supported_isas": list(_core.supported_isas()),
         "num_threads": get_num_threads(),
         "available_cores": int(_core.available_cores()),
-        "parallel_threshold_bytes": int(_core.parallel_threshold()),
+        "parallel_threshold_ns": int(_core.parallel_threshold()),
         "compiler": _core.compiler,
         "eigen": _core.eigen_version,
     }

@@ -81,7 +81,7 @@ private:
     std::vector<parameter_slot> slots_;
     std::vector<std::size_t> offsets_;  // first element of each slot, end to end
     std::size_t total_elements_ = 0;
-    std::size_t total_bytes_ = 0;
+    std::size_t total_cost_ = 0;  // estimated picoseconds on one thread
     std::vector<group_settings> groups_;
     std::int64_t* counts_;
     std::vector<const void*> gradients_;
@@ -90,10 +90,10 @@ private:
     std::mutex mutex_;
 };
 
-// Steps that move fewer bytes than this stay on the calling thread, where waking
-// the pool would cost more than it saves.
+// Steps estimated to take fewer nanoseconds than this on one thread stay on the
+// calling thread, where handing work to the pool would cost more than it saves.
 std::size_t parallel_threshold();
-void set_parallel_threshold(std::size_t bytes);
+void set_parallel_threshold(std::size_t nanoseconds);
 
 // Elements per chunk of work handed to a thread.
 std::size_t chunk_elements();
