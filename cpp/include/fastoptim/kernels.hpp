@@ -1,5 +1,12 @@
 // Update kernels: one function per algorithm, over a range of one parameter array and
-// its state, written once with Eigen and compiled once per instruction set.
+// its state, written once on Eigen's SIMD packets and compiled once per instruction
+// set.
+//
+// Each kernel reads every array once and writes the state once, one vector of
+// elements at a time, so a step is a single pass over memory in which the loads of
+// the next elements overlap the arithmetic of the current ones. The body of a kernel
+// is a generic lambda run on a full packet and, for the last elements, on a single
+// value of the same type: one formula for both.
 //
 // Every operation is an exactly rounded IEEE one (no fused multiply-add, an exact
 // square root), so the result does not depend on the instruction set, the vector
@@ -31,157 +38,138 @@
 
 namespace fastoptim::FASTOPTIM_KERNEL_NAMESPACE {
 
-template <class T>
-using array_map = Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>>;
+namespace simd = Eigen::internal;
 
-template <class T>
-using const_array_map = Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>;
-
-// A kernel runs several Eigen expressions over the same elements. Running them block
-// by block keeps a block of every operand in the L1 cache between expressions, so
-// each byte of the arrays crosses the memory bus once per step.
-inline constexpr std::ptrdiff_t block_size = 1024;
-
-// The exactly rounded square root, vectorised. Eigen's own sqrt expression stays
-// scalar on AVX-512 unless its approximate fast math is on, which rounds wrongly.
-template <class T>
-struct exact_sqrt {
-    T operator()(const T& x) const { return Eigen::numext::sqrt(x); }
-
-    template <class Packet>
-    Packet packetOp(const Packet& x) const {
-        return Eigen::internal::psqrt(x);
+// Runs body(V{}, i) for the elements from i on: V is the widest packet of T while a
+// whole one fits, then T itself for the rest.
+template <class T, class Body>
+inline void for_each_packet(std::size_t size, Body&& body) {
+    using packet = typename simd::packet_traits<T>::type;
+    constexpr std::size_t width = simd::unpacket_traits<packet>::size;
+    std::size_t i = 0;
+    for (; i + width <= size; i += width) {
+        body(packet{}, i);
     }
-};
-
-template <class Body>
-inline void for_each_block(std::size_t size, Body&& body) {
-    const auto total = static_cast<std::ptrdiff_t>(size);
-    for (std::ptrdiff_t begin = 0; begin < total; begin += block_size) {
-        const std::ptrdiff_t rest = total - begin;
-        body(begin, rest < block_size ? rest : block_size);
+    for (; i < size; ++i) {
+        body(T{}, i);
     }
 }
 
-// The gradient as the update sees it: negated to maximise, plus weight_decay * param
-// when the decay is added to the gradient, as torch.optim does.
-template <class T>
-inline void effective_gradient(array_map<T> out, const_array_map<T> grad,
-                               const_array_map<T> param, bool maximize, bool add_decay,
-                               T weight_decay) {
-    if (maximize) {
-        out = -grad;
-    } else {
-        out = grad;
-    }
-    if (add_decay) {
-        out = out + weight_decay * param;
-    }
+// The packet of type V holding value in every lane (V = T gives value itself).
+template <class V, class T>
+inline V broadcast(T value) {
+    return simd::pset1<V>(value);
+}
+
+// -x, exactly, zeros included: some of Eigen's packet negations compute 0 - x, which
+// turns -0 into +0 where NumPy gives -0.
+template <class V>
+inline V negate(const V& x) {
+    using scalar = typename simd::unpacket_traits<V>::type;
+    return simd::pmul(broadcast<V>(scalar(-1)), x);
 }
 
 template <class T>
-FASTOPTIM_FLATTEN void sgd(T* param_data, const T* grad_data, T* buffer_data,
-                           bool first_momentum_step, std::size_t size,
-                           const sgd_step<T>& s) {
-    if (!s.has_momentum && !s.maximize && !s.has_weight_decay) {
-        array_map<T> param(param_data, static_cast<std::ptrdiff_t>(size));
-        const_array_map<T> grad(grad_data, static_cast<std::ptrdiff_t>(size));
-        param = param + s.neg_lr * grad;
-        return;
-    }
-
-    alignas(64) T scratch[block_size];
-    for_each_block(size, [&](std::ptrdiff_t begin, std::ptrdiff_t count) {
-        array_map<T> param(param_data + begin, count);
-        array_map<T> grad(scratch, count);
-        effective_gradient<T>(grad, const_array_map<T>(grad_data + begin, count),
-                              const_array_map<T>(param_data + begin, count), s.maximize,
-                              s.has_weight_decay, s.weight_decay);
+FASTOPTIM_FLATTEN void sgd(T* param, const T* grad, T* buffer, bool first_momentum_step,
+                           std::size_t size, const sgd_step<T>& s) {
+    for_each_packet<T>(size, [&](auto tag, std::size_t i) {
+        using V = decltype(tag);
+        V p = simd::ploadu<V>(param + i);
+        V g = simd::ploadu<V>(grad + i);
+        if (s.maximize) {
+            g = negate(g);
+        }
+        if (s.has_weight_decay) {
+            g = simd::padd(g, simd::pmul(broadcast<V>(s.weight_decay), p));
+        }
         if (s.has_momentum) {
-            array_map<T> buffer(buffer_data + begin, count);
-            if (first_momentum_step) {
-                buffer = grad;
-            } else {
-                buffer = buffer * s.momentum + s.damping * grad;
+            V b = g;
+            if (!first_momentum_step) {
+                b = simd::padd(
+                    simd::pmul(simd::ploadu<V>(buffer + i), broadcast<V>(s.momentum)),
+                    simd::pmul(broadcast<V>(s.damping), g));
             }
-            if (s.nesterov) {
-                grad = grad + s.momentum * buffer;
-            } else {
-                grad = buffer;
-            }
+            simd::pstoreu(buffer + i, b);
+            g = s.nesterov ? simd::padd(g, simd::pmul(broadcast<V>(s.momentum), b)) : b;
         }
-        param = param + s.neg_lr * grad;
+        simd::pstoreu(param + i, simd::padd(p, simd::pmul(broadcast<V>(s.neg_lr), g)));
     });
 }
 
 template <class T>
-FASTOPTIM_FLATTEN void momentum(T* param_data, const T* grad_data, T* velocity_data,
-                                std::size_t size, const momentum_step<T>& s) {
-    for_each_block(size, [&](std::ptrdiff_t begin, std::ptrdiff_t count) {
-        array_map<T> param(param_data + begin, count);
-        const_array_map<T> grad(grad_data + begin, count);
-        array_map<T> velocity(velocity_data + begin, count);
-        velocity = s.gamma * velocity + s.lr * grad;
-        if (s.nesterov) {
-            param = param - (s.gamma * velocity + s.lr * grad);
-        } else {
-            param = param - velocity;
-        }
+FASTOPTIM_FLATTEN void momentum(T* param, const T* grad, T* velocity, std::size_t size,
+                                const momentum_step<T>& s) {
+    for_each_packet<T>(size, [&](auto tag, std::size_t i) {
+        using V = decltype(tag);
+        const V g = simd::ploadu<V>(grad + i);
+        const V v =
+            simd::padd(simd::pmul(broadcast<V>(s.gamma), simd::ploadu<V>(velocity + i)),
+                       simd::pmul(broadcast<V>(s.lr), g));
+        simd::pstoreu(velocity + i, v);
+        const V step = s.nesterov ? simd::padd(simd::pmul(broadcast<V>(s.gamma), v),
+                                               simd::pmul(broadcast<V>(s.lr), g))
+                                  : v;
+        simd::pstoreu(param + i, simd::psub(simd::ploadu<V>(param + i), step));
     });
 }
 
 template <class T>
-FASTOPTIM_FLATTEN void adam(T* param_data, const T* grad_data, T* exp_avg_data,
-                            T* exp_avg_sq_data, T* max_exp_avg_sq_data,
-                            std::size_t size, const adam_step<T>& s) {
-    alignas(64) T scratch[block_size];
-    for_each_block(size, [&](std::ptrdiff_t begin, std::ptrdiff_t count) {
-        array_map<T> param(param_data + begin, count);
-        array_map<T> grad(scratch, count);
-        array_map<T> exp_avg(exp_avg_data + begin, count);
-        array_map<T> exp_avg_sq(exp_avg_sq_data + begin, count);
-        effective_gradient<T>(grad, const_array_map<T>(grad_data + begin, count),
-                              const_array_map<T>(param_data + begin, count), s.maximize,
-                              s.coupled_decay, s.weight_decay);
+FASTOPTIM_FLATTEN void adam(T* param, const T* grad, T* exp_avg, T* exp_avg_sq,
+                            T* max_exp_avg_sq, std::size_t size,
+                            const adam_step<T>& s) {
+    for_each_packet<T>(size, [&](auto tag, std::size_t i) {
+        using V = decltype(tag);
+        V p = simd::ploadu<V>(param + i);
+        V g = simd::ploadu<V>(grad + i);
+        if (s.maximize) {
+            g = negate(g);
+        }
+        if (s.coupled_decay) {
+            g = simd::padd(g, simd::pmul(broadcast<V>(s.weight_decay), p));
+        }
         if (s.decoupled_decay) {
-            param = param * s.decay_factor;
+            p = simd::pmul(p, broadcast<V>(s.decay_factor));
         }
+
+        // torch's lerp takes one of two algebraically equal forms by the size of the
+        // weight, and each rounds differently.
+        V m = simd::ploadu<V>(exp_avg + i);
         if (s.small_weight) {
-            exp_avg = exp_avg + s.lerp_weight * (grad - exp_avg);
+            m = simd::padd(m,
+                           simd::pmul(broadcast<V>(s.lerp_weight), simd::psub(g, m)));
         } else {
-            exp_avg = grad - (grad - exp_avg) * s.lerp_complement;
+            m = simd::psub(
+                g, simd::pmul(simd::psub(g, m), broadcast<V>(s.lerp_complement)));
         }
-        exp_avg_sq = exp_avg_sq * s.beta2 + s.one_minus_beta2 * grad * grad;
+        V v = simd::padd(
+            simd::pmul(simd::ploadu<V>(exp_avg_sq + i), broadcast<V>(s.beta2)),
+            simd::pmul(simd::pmul(broadcast<V>(s.one_minus_beta2), g), g));
+        simd::pstoreu(exp_avg + i, m);
+        simd::pstoreu(exp_avg_sq + i, v);
         if (s.amsgrad) {
-            array_map<T> max_exp_avg_sq(max_exp_avg_sq_data + begin, count);
-            max_exp_avg_sq =
-                max_exp_avg_sq.template max<Eigen::PropagateNaN>(exp_avg_sq);
-            param =
-                param + s.neg_step_size * exp_avg /
-                            (max_exp_avg_sq.sqrt() / s.bias_correction2_sqrt + s.eps);
-        } else {
-            param = param + s.neg_step_size * exp_avg /
-                                (exp_avg_sq.unaryExpr(exact_sqrt<T>()) /
-                                     s.bias_correction2_sqrt +
-                                 s.eps);
+            v = simd::pmax<Eigen::PropagateNaN>(simd::ploadu<V>(max_exp_avg_sq + i), v);
+            simd::pstoreu(max_exp_avg_sq + i, v);
         }
+
+        const V denom = simd::padd(
+            simd::pdiv(simd::psqrt(v), broadcast<V>(s.bias_correction2_sqrt)),
+            broadcast<V>(s.eps));
+        const V update =
+            simd::pdiv(simd::pmul(broadcast<V>(s.neg_step_size), m), denom);
+        simd::pstoreu(param + i, simd::padd(p, update));
     });
 }
 
 // The memory probe's stream: an in-place a += s * b, read twice and written once,
 // the access pattern of an optimizer step.
 template <class T>
-FASTOPTIM_FLATTEN void stream_update(T* a_data, const T* b_data, std::size_t size,
-                                     T scale) {
-    array_map<T> a(a_data, static_cast<std::ptrdiff_t>(size));
-    const_array_map<T> b(b_data, static_cast<std::ptrdiff_t>(size));
-    a = a + scale * b;
+FASTOPTIM_FLATTEN void stream_update(T* a, const T* b, std::size_t size, T scale) {
+    for_each_packet<T>(size, [&](auto tag, std::size_t i) {
+        using V = decltype(tag);
+        simd::pstoreu(
+            a + i, simd::padd(simd::ploadu<V>(a + i),
+                              simd::pmul(broadcast<V>(scale), simd::ploadu<V>(b + i))));
+    });
 }
 
 }  // namespace fastoptim::FASTOPTIM_KERNEL_NAMESPACE
-
-template <class T>
-struct Eigen::internal::functor_traits<
-    fastoptim::FASTOPTIM_KERNEL_NAMESPACE::exact_sqrt<T>> {
-    enum { Cost = 5 * NumTraits<T>::MulCost, PacketAccess = 1 };
-};
