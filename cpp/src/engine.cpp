@@ -40,33 +40,45 @@ std::atomic<std::size_t> chunk_size{1 << 14};
 // costs an atomic increment, small next to this much work.
 constexpr std::size_t smallest_chunk = 1024;
 
+// Thread t first works through share t of the elements, the same share at every
+// step, so that arrays which fit in the caches stay in the caches of one core from
+// step to step; then it takes what is left of the other shares, so that a thread
+// that starts late or is interrupted holds no one up.
 template <class Range>
 void run_chunks(std::size_t total, std::size_t threads,
-                std::atomic<std::size_t>& next_chunk, Range&& range) {
-    // Several chunks per thread even for small steps, so a thread that starts late
-    // or is interrupted leaves its share to the others.
-    const std::size_t chunk =
-        std::clamp(total / (8 * std::max<std::size_t>(threads, 1)), smallest_chunk,
-                   chunk_size.load(std::memory_order_relaxed));
-    const std::size_t chunks = (total + chunk - 1) / chunk;
-    if (threads <= 1 || chunks <= 1) {
+                std::vector<chunk_cursor>& cursors, Range&& range) {
+    threads = std::min(threads, total / smallest_chunk);
+    if (threads <= 1) {
         range(0, total);
         return;
     }
-    next_chunk.store(0, std::memory_order_relaxed);
-    auto task = [&](std::size_t) {
-        for (;;) {
-            const std::size_t index =
-                next_chunk.fetch_add(1, std::memory_order_relaxed);
-            if (index >= chunks) {
-                return;
+    const std::size_t chunk = std::clamp(total / (8 * threads), smallest_chunk,
+                                         chunk_size.load(std::memory_order_relaxed));
+    if (cursors.size() < threads) {
+        cursors = std::vector<chunk_cursor>(threads);
+    }
+    for (std::size_t share = 0; share < threads; ++share) {
+        cursors[share].next.store(0, std::memory_order_relaxed);
+    }
+    const auto bound = [&](std::size_t share) { return total / threads * share; };
+    auto task = [&](std::size_t index) {
+        for (std::size_t k = 0; k < threads; ++k) {
+            const std::size_t share = (index + k) % threads;
+            const std::size_t first = bound(share);
+            const std::size_t last = share + 1 == threads ? total : bound(share + 1);
+            for (;;) {
+                const std::size_t taken =
+                    cursors[share].next.fetch_add(1, std::memory_order_relaxed);
+                const std::size_t begin = first + taken * chunk;
+                if (begin >= last) {
+                    break;
+                }
+                range(begin, std::min(begin + chunk, last));
             }
-            const std::size_t begin = index * chunk;
-            range(begin, std::min(begin + chunk, total));
         }
     };
     const std::shared_ptr<thread_pool> pool = shared_pool();
-    pool->run(std::min(threads, chunks), task);
+    pool->run(threads, task);
 }
 
 template <class T>
@@ -194,7 +206,7 @@ void engine::step(const std::vector<double>& lrs) {
     const std::size_t threads =
         total_cost_ / 1000 >= parallel_threshold() ? shared_pool()->size() : 1;
     run_chunks(
-        total_elements_, threads, next_chunk_,
+        total_elements_, threads, cursors_,
         [&](std::size_t begin, std::size_t end) { update_range(kernels, begin, end); });
 
     for (std::size_t index = 0; index < slots_.size(); ++index) {
@@ -215,18 +227,18 @@ double memory_bandwidth(std::size_t bytes, int repeats) {
     std::vector<float> a(size, 1.0f);
     std::vector<float> b(size, 1e-7f);
     const kernel_table& kernels = active_kernels();
-    std::atomic<std::size_t> next_chunk{0};
+    std::vector<chunk_cursor> cursors;
     const auto stream = [&](std::size_t begin, std::size_t end) {
         kernels.float32.stream_update(a.data() + begin, b.data() + begin, end - begin,
                                       1e-3f);
     };
     const std::size_t threads = shared_pool()->size();
 
-    run_chunks(size, threads, next_chunk, stream);
+    run_chunks(size, threads, cursors, stream);
     double best = 0.0;
     for (int run = 0; run < std::max(repeats, 1); ++run) {
         const auto start = std::chrono::steady_clock::now();
-        run_chunks(size, threads, next_chunk, stream);
+        run_chunks(size, threads, cursors, stream);
         const std::chrono::duration<double> seconds =
             std::chrono::steady_clock::now() - start;
         best = std::max(best, 3.0 * 4.0 * static_cast<double>(size) / seconds.count());

@@ -68,22 +68,22 @@ void thread_pool::run_erased(std::size_t count, erased_task task, void* context)
         return;
     }
 
-    {
+    task_.store(task, std::memory_order_relaxed);
+    context_.store(context, std::memory_order_relaxed);
+    count_.store(count, std::memory_order_relaxed);
+    const std::uint64_t generation = generation_.load() + 1;
+    open_.store(generation);
+    generation_.store(generation);
+    // Sequentially consistent with the sleeper count a worker raises before its last
+    // look at generation_: either it sees this task or this load sees it asleep.
+    if (sleepers_.load() > 0) {
         std::lock_guard<std::mutex> lock(mutex_);
-        task_ = task;
-        context_ = context;
-        count_ = count;
-        const std::uint64_t generation = generation_.load() + 1;
-        open_.store(generation);
-        generation_.store(generation, std::memory_order_release);
-        if (sleepers_ > 0) {
-            wake_.notify_all();
-        }
+        wake_.notify_all();
     }
     task(context, 0);
 
-    // Sequentially consistent with join(): either a worker saw the task closed and
-    // left it alone, or this load sees that worker counted in active_.
+    // Sequentially consistent with the worker's join: either a worker saw the task
+    // closed and left it alone, or this load sees that worker counted in active_.
     open_.store(0);
     if (!spin_until([&] { return active_.load() == 0; })) {
         std::unique_lock<std::mutex> lock(mutex_);
@@ -94,34 +94,26 @@ void thread_pool::run_erased(std::size_t count, erased_task task, void* context)
 void thread_pool::work(std::size_t index) {
     std::uint64_t seen = 0;
     for (;;) {
-        const auto fresh = [&] {
-            return generation_.load(std::memory_order_acquire) != seen;
-        };
+        const auto fresh = [&] { return generation_.load() != seen; };
         if (!spin_until(fresh)) {
             std::unique_lock<std::mutex> lock(mutex_);
-            ++sleepers_;
+            sleepers_.fetch_add(1);
             wake_.wait(lock, [&] { return stopping_ || fresh(); });
-            --sleepers_;
-        }
-        erased_task task = nullptr;
-        void* context = nullptr;
-        std::size_t count = 0;
-        {
-            std::lock_guard<std::mutex> lock(mutex_);
+            sleepers_.fetch_sub(1);
             if (stopping_) {
                 return;
             }
-            seen = generation_.load(std::memory_order_acquire);
-            task = task_;
-            context = context_;
-            count = count_;
         }
+        seen = generation_.load();
+        const erased_task task = task_.load(std::memory_order_relaxed);
+        void* const context = context_.load(std::memory_order_relaxed);
+        const std::size_t count = count_.load(std::memory_order_relaxed);
         if (index >= count) {
             continue;
         }
         active_.fetch_add(1);
-        // A worker that was slow to read the task may find a later one open: the
-        // generation tells.
+        // A worker slow to read the task may have read a later one's fields, or find
+        // a later one open: the generation tells, and either way it stays out.
         if (open_.load() == seen) {
             task(context, index);
         }

@@ -33,6 +33,12 @@ struct parameter_slot {
     std::size_t group;
 };
 
+// How many chunks of one thread's share of a step have been taken; each on a cache
+// line of its own, since each thread counts on its own most of the time.
+struct alignas(64) chunk_cursor {
+    std::atomic<std::size_t> next{0};
+};
+
 struct group_settings {
     sgd_options sgd;
     momentum_options momentum;
@@ -86,7 +92,7 @@ private:
     std::int64_t* counts_;
     std::vector<const void*> gradients_;
     std::vector<prepared> prepared_;
-    std::atomic<std::size_t> next_chunk_{0};
+    std::vector<chunk_cursor> cursors_;
     std::mutex mutex_;
 };
 

@@ -47,21 +47,24 @@ private:
     std::vector<std::thread> workers_;
     std::mutex busy_;  // held by the caller whose task the workers run
 
-    std::mutex mutex_;
-    std::condition_variable wake_;
-    std::condition_variable finished_;
+    // The task on offer: written by the caller while no worker runs one, published
+    // by the store to generation_.
+    std::atomic<erased_task> task_{nullptr};
+    std::atomic<void*> context_{nullptr};
+    std::atomic<std::size_t> count_{0};
     std::atomic<std::uint64_t> generation_{0};
     // A worker joins a task only while it is open, and the caller closes it once its
     // own share is done; it then waits for the workers that joined, never for one
     // that has not been scheduled yet.
     std::atomic<std::uint64_t> open_{0};  // the generation open to join, or 0
     std::atomic<std::size_t> active_{0};
-    std::size_t sleepers_ = 0;  // guarded by mutex_
-    bool stopping_ = false;     // guarded by mutex_
 
-    erased_task task_ = nullptr;
-    void* context_ = nullptr;
-    std::size_t count_ = 0;
+    // Sleeping, for workers idle long enough, and waking them.
+    std::mutex mutex_;
+    std::condition_variable wake_;
+    std::condition_variable finished_;
+    std::atomic<std::size_t> sleepers_{0};
+    bool stopping_ = false;  // guarded by mutex_
 };
 
 // The threads a process may use: its CPU affinity where the OS tells it.
