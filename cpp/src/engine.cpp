@@ -223,13 +223,19 @@ void engine::step(const std::vector<double>& lrs) {
 }
 
 double memory_bandwidth(std::size_t bytes, int repeats) {
-    const std::size_t size = std::max<std::size_t>(bytes / 8, 1);
+    // Four float32 arrays, three updated in place and one read: 28 bytes an element
+    // cross the bus, as in an Adam step.
+    constexpr std::size_t bytes_per_element = 7 * sizeof(float);
+    const std::size_t size = std::max<std::size_t>(bytes / (4 * sizeof(float)), 1);
     std::vector<float> a(size, 1.0f);
-    std::vector<float> b(size, 1e-7f);
+    std::vector<float> b(size, 1.0f);
+    std::vector<float> c(size, 1.0f);
+    std::vector<float> g(size, 1e-7f);
     const kernel_table& kernels = active_kernels();
     std::vector<chunk_cursor> cursors;
     const auto stream = [&](std::size_t begin, std::size_t end) {
-        kernels.float32.stream_update(a.data() + begin, b.data() + begin, end - begin,
+        kernels.float32.stream_update(a.data() + begin, b.data() + begin,
+                                      c.data() + begin, g.data() + begin, end - begin,
                                       1e-3f);
     };
     const std::size_t threads = shared_pool()->size();
@@ -241,7 +247,8 @@ double memory_bandwidth(std::size_t bytes, int repeats) {
         run_chunks(size, threads, cursors, stream);
         const std::chrono::duration<double> seconds =
             std::chrono::steady_clock::now() - start;
-        best = std::max(best, 3.0 * 4.0 * static_cast<double>(size) / seconds.count());
+        best = std::max(
+            best, static_cast<double>(bytes_per_element * size) / seconds.count());
     }
     return best;
 }

@@ -47,10 +47,11 @@ def build_info() -> dict[str, Any]:
 def memory_bandwidth(megabytes: int = 512, repeats: int = 5) -> float:
     """Measure the memory bandwidth, in bytes per second, the way a step uses it.
 
-    Streams ``a += s * b`` over two float32 arrays of ``megabytes`` in all (far
-    larger than any cache) with the current thread count, and returns the best of
-    ``repeats`` runs, counting 12 bytes per element (two reads and a write), as STREAM
-    counts. Dividing it by an optimizer's bytes per parameter bounds its speed.
+    Streams the accesses of an Adam step, three float32 arrays updated in place and
+    a fourth read (28 bytes an element), over ``megabytes`` in all, far more than
+    any cache, with the current thread count, and returns the best of ``repeats``
+    runs, as STREAM does. Divided by an optimizer's bytes per parameter, it bounds
+    the optimizer's speed on large arrays.
     """
     size = check_positive_int("megabytes", megabytes) * 1 << 20
     return float(_core.memory_bandwidth(size, check_positive_int("repeats", repeats)))

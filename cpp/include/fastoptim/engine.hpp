@@ -105,8 +105,9 @@ void set_parallel_threshold(std::size_t nanoseconds);
 std::size_t chunk_elements();
 void set_chunk_elements(std::size_t elements);
 
-// Bytes per second of an in-place a += s * b over float32 arrays of this many bytes
-// in all, on the shared pool; the best of several runs, like STREAM.
+// Bytes per second that a step can move: the best of several runs, like STREAM, of
+// a stream with an Adam step's accesses (three float32 arrays updated in place, one
+// read) over arrays of this many bytes in all, on the shared pool.
 double memory_bandwidth(std::size_t bytes, int repeats);
 
 }  // namespace fastoptim

@@ -160,15 +160,18 @@ FASTOPTIM_FLATTEN void adam(T* param, const T* grad, T* exp_avg, T* exp_avg_sq,
     });
 }
 
-// The memory probe's stream: an in-place a += s * b, read twice and written once,
-// the access pattern of an optimizer step.
+// The memory probe's stream: the accesses of an Adam step without its arithmetic.
+// Three arrays are read and written in place and a fourth is read, element by
+// element: x += s * g for x in a, b, c.
 template <class T>
-FASTOPTIM_FLATTEN void stream_update(T* a, const T* b, std::size_t size, T scale) {
+FASTOPTIM_FLATTEN void stream_update(T* a, T* b, T* c, const T* g, std::size_t size,
+                                     T scale) {
     for_each_packet<T>(size, [&](auto tag, std::size_t i) {
         using V = decltype(tag);
-        simd::pstoreu(
-            a + i, simd::padd(simd::ploadu<V>(a + i),
-                              simd::pmul(broadcast<V>(scale), simd::ploadu<V>(b + i))));
+        const V step = simd::pmul(broadcast<V>(scale), simd::ploadu<V>(g + i));
+        simd::pstoreu(a + i, simd::padd(simd::ploadu<V>(a + i), step));
+        simd::pstoreu(b + i, simd::padd(simd::ploadu<V>(b + i), step));
+        simd::pstoreu(c + i, simd::padd(simd::ploadu<V>(c + i), step));
     });
 }
 
