@@ -69,19 +69,28 @@ inline V negate(const V& x) {
     return simd::pmul(broadcast<V>(scalar(-1)), x);
 }
 
+// The gradient as the update sees it: negated to maximise, plus weight_decay * param
+// when the decay is added to the gradient, as torch.optim does.
+template <class V, class T>
+inline V effective_gradient(V g, const V& p, bool maximize, bool add_decay,
+                            T weight_decay) {
+    if (maximize) {
+        g = negate(g);
+    }
+    if (add_decay) {
+        g = simd::padd(g, simd::pmul(broadcast<V>(weight_decay), p));
+    }
+    return g;
+}
+
 template <class T>
 FASTOPTIM_FLATTEN void sgd(T* param, const T* grad, T* buffer, bool first_momentum_step,
                            std::size_t size, const sgd_step<T>& s) {
     for_each_packet<T>(size, [&](auto tag, std::size_t i) {
         using V = decltype(tag);
-        V p = simd::ploadu<V>(param + i);
-        V g = simd::ploadu<V>(grad + i);
-        if (s.maximize) {
-            g = negate(g);
-        }
-        if (s.has_weight_decay) {
-            g = simd::padd(g, simd::pmul(broadcast<V>(s.weight_decay), p));
-        }
+        const V p = simd::ploadu<V>(param + i);
+        V g = effective_gradient(simd::ploadu<V>(grad + i), p, s.maximize,
+                                 s.has_weight_decay, s.weight_decay);
         if (s.has_momentum) {
             V b = g;
             if (!first_momentum_step) {
@@ -120,13 +129,8 @@ FASTOPTIM_FLATTEN void adam(T* param, const T* grad, T* exp_avg, T* exp_avg_sq,
     for_each_packet<T>(size, [&](auto tag, std::size_t i) {
         using V = decltype(tag);
         V p = simd::ploadu<V>(param + i);
-        V g = simd::ploadu<V>(grad + i);
-        if (s.maximize) {
-            g = negate(g);
-        }
-        if (s.coupled_decay) {
-            g = simd::padd(g, simd::pmul(broadcast<V>(s.weight_decay), p));
-        }
+        const V g = effective_gradient(simd::ploadu<V>(grad + i), p, s.maximize,
+                                       s.coupled_decay, s.weight_decay);
         if (s.decoupled_decay) {
             p = simd::pmul(p, broadcast<V>(s.decay_factor));
         }
