@@ -431,3 +431,17 @@ def test_parameters_are_fixed_at_construction(cls):
     with pytest.raises(ValueError, match="param_groups has 2 groups, built with 1"):
         opt.step(grads)
     np.testing.assert_array_equal(params[0], np.ones(3))
+
+
+@pytest.mark.parametrize("cls", OPTIMIZERS)
+def test_group_replaced_by_a_plain_dict_is_checked(cls):
+    params = [np.ones(3)]
+    opt = cls(params, lr=0.1)
+    opt.param_groups[0] = {**opt.param_groups[0], "lr": -1.0}
+    with pytest.raises(ValueError, match="lr must be >= 0"):
+        opt.step([np.ones(3)])
+    np.testing.assert_array_equal(params[0], np.ones(3))
+
+    opt.param_groups[0] = {**opt.param_groups[0], "lr": 0.5}
+    opt.step([np.ones(3)])
+    assert not np.array_equal(params[0], np.ones(3))

@@ -58,7 +58,11 @@ class NativeOptimizer(Optimizer):
             group.changed = True
 
     def _apply_changes(self) -> None:
-        for group in self.param_groups:
+        self._check_same_parameters()
+        for number, group in enumerate(self.param_groups):
+            if not isinstance(group, ParamGroup):
+                # A plain dict put in place of a group: track its changes from now on.
+                group = self.param_groups[number] = ParamGroup(group)
             if group.changed:
                 self._check_group(group)
         allocated = False
@@ -92,9 +96,13 @@ class NativeOptimizer(Optimizer):
     def step(
         self, grads: list[np.ndarray | None] | tuple[np.ndarray | None, ...]
     ) -> None:
-        self._check_same_parameters()
-        for group in self.param_groups:
-            if group.changed:
+        # Replacing a group's parameters marks it changed, and changed groups are
+        # checked in full, so only the number of groups needs a look every step.
+        groups = self.param_groups
+        if len(groups) != len(self._group_params):
+            self._check_same_parameters()
+        for group in groups:
+            if getattr(group, "changed", True):
                 self._apply_changes()
                 break
         overrides = None
