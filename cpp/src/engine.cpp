@@ -134,14 +134,16 @@ void engine::prepare(const std::vector<double>& lrs) {
         if (same) {
             p = prepared_[last];
         } else if (kind_ == algorithm::sgd) {
-            p.sgd32 = make_sgd_step<float>(settings.sgd, lr);
-            p.sgd64 = make_sgd_step<double>(settings.sgd, lr);
+            p.float32.sgd = make_sgd_step<float>(settings.sgd, lr);
+            p.float64.sgd = make_sgd_step<double>(settings.sgd, lr);
         } else if (kind_ == algorithm::momentum) {
-            p.momentum32 = make_momentum_step<float>(settings.momentum, lr);
-            p.momentum64 = make_momentum_step<double>(settings.momentum, lr);
+            p.float32.momentum = make_momentum_step<float>(settings.momentum, lr);
+            p.float64.momentum = make_momentum_step<double>(settings.momentum, lr);
         } else {
-            p.adam32 = make_adam_step<float>(settings.adam, lr, counts_[index] + 1);
-            p.adam64 = make_adam_step<double>(settings.adam, lr, counts_[index] + 1);
+            p.float32.adam =
+                make_adam_step<float>(settings.adam, lr, counts_[index] + 1);
+            p.float64.adam =
+                make_adam_step<double>(settings.adam, lr, counts_[index] + 1);
         }
         last = index;
 
@@ -149,39 +151,30 @@ void engine::prepare(const std::vector<double>& lrs) {
     }
 }
 
+template <class T>
+void engine::update_as(const kernel_set<T>& kernels, const scalars<T>& s,
+                       std::size_t index, std::size_t begin, std::size_t count) {
+    const parameter_slot& slot = slots_[index];
+    T* param = advance<T>(slot.param, begin);
+    const T* grad = static_cast<const T*>(gradients_[index]) + begin;
+    T* first = advance<T>(slot.state[0], begin);
+    if (kind_ == algorithm::sgd) {
+        kernels.sgd(param, grad, first, counts_[index] == 0, count, s.sgd);
+    } else if (kind_ == algorithm::momentum) {
+        kernels.momentum(param, grad, first, count, s.momentum);
+    } else {
+        kernels.adam(param, grad, first, advance<T>(slot.state[1], begin),
+                     advance<T>(slot.state[2], begin), count, s.adam);
+    }
+}
+
 void engine::update(const kernel_table& kernels, std::size_t index, std::size_t begin,
                     std::size_t count) {
-    const parameter_slot& slot = slots_[index];
     const prepared& p = prepared_[index];
-    if (slot.type == precision::float32) {
-        float* param = advance<float>(slot.param, begin);
-        const float* grad = static_cast<const float*>(gradients_[index]) + begin;
-        if (kind_ == algorithm::sgd) {
-            kernels.float32.sgd(param, grad, advance<float>(slot.state[0], begin),
-                                counts_[index] == 0, count, p.sgd32);
-        } else if (kind_ == algorithm::momentum) {
-            kernels.float32.momentum(param, grad, advance<float>(slot.state[0], begin),
-                                     count, p.momentum32);
-        } else {
-            kernels.float32.adam(param, grad, advance<float>(slot.state[0], begin),
-                                 advance<float>(slot.state[1], begin),
-                                 advance<float>(slot.state[2], begin), count, p.adam32);
-        }
+    if (slots_[index].type == precision::float32) {
+        update_as(kernels.float32, p.float32, index, begin, count);
     } else {
-        double* param = advance<double>(slot.param, begin);
-        const double* grad = static_cast<const double*>(gradients_[index]) + begin;
-        if (kind_ == algorithm::sgd) {
-            kernels.float64.sgd(param, grad, advance<double>(slot.state[0], begin),
-                                counts_[index] == 0, count, p.sgd64);
-        } else if (kind_ == algorithm::momentum) {
-            kernels.float64.momentum(param, grad, advance<double>(slot.state[0], begin),
-                                     count, p.momentum64);
-        } else {
-            kernels.float64.adam(param, grad, advance<double>(slot.state[0], begin),
-                                 advance<double>(slot.state[1], begin),
-                                 advance<double>(slot.state[2], begin), count,
-                                 p.adam64);
-        }
+        update_as(kernels.float64, p.float64, index, begin, count);
     }
 }
 

@@ -69,19 +69,25 @@ public:
     void step(const std::vector<double>& lrs);
 
 private:
+    template <class T>
+    struct scalars {
+        sgd_step<T> sgd;
+        momentum_step<T> momentum;
+        adam_step<T> adam;
+    };
+
     struct prepared {
-        sgd_step<float> sgd32;
-        sgd_step<double> sgd64;
-        momentum_step<float> momentum32;
-        momentum_step<double> momentum64;
-        adam_step<float> adam32;
-        adam_step<double> adam64;
+        scalars<float> float32;
+        scalars<double> float64;
     };
 
     void prepare(const std::vector<double>& lrs);
     void update_range(const kernel_table& kernels, std::size_t begin, std::size_t end);
     void update(const kernel_table& kernels, std::size_t index, std::size_t begin,
                 std::size_t count);
+    template <class T>
+    void update_as(const kernel_set<T>& kernels, const scalars<T>& s, std::size_t index,
+                   std::size_t begin, std::size_t count);
 
     algorithm kind_;
     std::vector<parameter_slot> slots_;
