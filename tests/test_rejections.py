@@ -445,3 +445,15 @@ def test_group_replaced_by_a_plain_dict_is_checked(cls):
     opt.param_groups[0] = {**opt.param_groups[0], "lr": 0.5}
     opt.step([np.ones(3)])
     assert not np.array_equal(params[0], np.ones(3))
+
+
+@pytest.mark.parametrize("cls", OPTIMIZERS)
+def test_parameters_sharing_memory_are_refused(cls):
+    base = np.zeros(10)
+    with pytest.raises(ValueError, match=r"params\[2\] shares memory with params\[0\]"):
+        cls([base[0:6], np.zeros(3), base[4:10]], lr=0.1)
+    whole = np.zeros((4, 3))
+    with pytest.raises(ValueError, match=r"params\[1\] shares memory with params\[0\]"):
+        cls([whole, whole[1]], lr=0.1)
+    # Neighbouring views that do not overlap, and empty ones, are fine.
+    cls([base[0:5], base[5:10], base[5:5]], lr=0.1)

@@ -73,6 +73,23 @@ def check_parameter(index: int, param: Any) -> None:
         raise ValueError(f"{where} is not aligned to its dtype")
 
 
+def check_no_overlap(params: list[np.ndarray]) -> None:
+    """Refuse parameters that share memory: each update would undo part of another.
+
+    The arrays are C-contiguous, so each covers one range of bytes; sorted by start,
+    two overlap exactly when one starts before the previous one ends.
+    """
+    spans = sorted(
+        (p.ctypes.data, p.ctypes.data + p.nbytes, index)
+        for index, p in enumerate(params)
+        if p.nbytes
+    )
+    for (_, end, first), (start, _, second) in zip(spans, spans[1:]):
+        if start < end:
+            low, high = sorted((first, second))
+            raise ValueError(f"params[{high}] shares memory with params[{low}]")
+
+
 def check_gradients(params: list[np.ndarray], grads: Any) -> None:
     """Check one gradient per parameter: same dtype and shape, C-contiguous, or None."""
     if not isinstance(grads, (list, tuple)):

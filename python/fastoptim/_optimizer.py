@@ -12,7 +12,12 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ._checks import check_gradients, check_nonnegative, check_parameter
+from ._checks import (
+    check_gradients,
+    check_no_overlap,
+    check_nonnegative,
+    check_parameter,
+)
 
 
 class ParamGroup(dict):  # type: ignore[type-arg]
@@ -80,6 +85,7 @@ class Optimizer:
                     f"params[{index}] is the same array as params[{seen[id(param)]}]"
                 )
             seen[id(param)] = index
+        check_no_overlap(flat)
         for group in groups:
             self._check_group(group)
 
