@@ -7,6 +7,7 @@ group's values in ``_check_group``, names its state buffers, and updates one gro
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, ClassVar
 
@@ -238,6 +239,29 @@ class Optimizer:
                         buffers[position] = self._initial_buffer(group, name, param)
             offset += len(group["params"])
         self._step_count = step_count
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the state to ``path``, a NumPy ``.npz`` file; nothing is pickled.
+
+        The file is written beside ``path`` and renamed over it, so a crash during
+        the save leaves the previous file whole. A schedule given as ``lr`` is saved
+        with its arguments; any other callable ``lr`` cannot be, and raises.
+        """
+        from ._checkpoint import save
+
+        save(self, path)
+
+    def load(self, path: str | os.PathLike[str]) -> None:
+        """Restore the state saved by :meth:`save` into this optimizer.
+
+        It must be built like the one that saved it: the same class, groups and
+        parameter shapes and dtypes. The parameters themselves are not in the file.
+        If anything does not fit, or the file is truncated or corrupted, this
+        raises and changes nothing.
+        """
+        from ._checkpoint import load
+
+        load(self, path)
 
     def _checked_state(
         self, state_dict: Mapping[str, Any]

@@ -1,0 +1,154 @@
+"""Checkpoints: an optimizer's state in one NumPy ``.npz`` file, nothing pickled.
+
+The file holds a format tag, the optimizer's class name, the count of steps, the
+settings of every group as JSON (a schedule given as ``lr`` is written as its class
+and arguments) and one array per state entry, named ``state/<index>/<name>``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import zipfile
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from . import schedules
+from ._schedule import Schedule
+from .reference import schedules as reference_schedules
+
+if TYPE_CHECKING:
+    from ._optimizer import Optimizer
+
+FORMAT = "fastoptim-optimizer-1"
+
+_SCHEDULE_MODULES = {
+    "fastoptim.schedules": schedules,
+    "fastoptim.reference.schedules": reference_schedules,
+}
+
+
+def save(optimizer: Optimizer, path: str | os.PathLike[str]) -> None:
+    state = optimizer.state_dict()
+    groups = []
+    for number, group in enumerate(state["param_groups"]):
+        saved = {key: value for key, value in group.items() if key != "params"}
+        saved["lr"] = _encode_lr(group["lr"], number)
+        saved["params"] = group["params"]
+        groups.append(saved)
+    arrays: dict[str, np.ndarray] = {
+        "format": np.array(FORMAT),
+        "optimizer": np.array(type(optimizer).__name__),
+        "step": np.array(state["step"], dtype=np.int64),
+        "param_groups": np.array(json.dumps(groups)),
+    }
+    for index, entry in state["state"].items():
+        for name, value in entry.items():
+            arrays[f"state/{index}/{name}"] = np.asarray(value)
+
+    # Written beside the target and renamed over it: a crash mid-save leaves the
+    # previous checkpoint whole, and a reader never sees half a file.
+    target = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(target))
+    handle, temporary = tempfile.mkstemp(
+        prefix=os.path.basename(target) + ".", suffix=".tmp", dir=directory
+    )
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            np.savez(stream, **arrays)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, target)
+    except BaseException:
+        os.unlink(temporary)
+        raise
+
+
+def load(optimizer: Optimizer, path: str | os.PathLike[str]) -> None:
+    target = os.fspath(path)
+    try:
+        # Opened here, so the file is closed even when NumPy fails to parse it.
+        with open(target, "rb") as stream, np.load(stream, allow_pickle=False) as data:
+            arrays = {key: data[key] for key in data.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+        raise ValueError(f"cannot read checkpoint {target!r}: {error}") from None
+
+    for key in ("format", "optimizer", "step", "param_groups"):
+        if key not in arrays:
+            raise ValueError(f"checkpoint {target!r} has no {key!r}")
+    if str(arrays["format"]) != FORMAT:
+        raise ValueError(
+            f"checkpoint {target!r} has format {str(arrays['format'])!r}, "
+            f"expected {FORMAT!r}"
+        )
+    saved_by = str(arrays["optimizer"])
+    if saved_by != type(optimizer).__name__:
+        raise ValueError(
+            f"checkpoint {target!r} holds the state of {saved_by}, "
+            f"not of {type(optimizer).__name__}"
+        )
+    try:
+        groups = json.loads(str(arrays["param_groups"]))
+    except json.JSONDecodeError as error:
+        raise ValueError(f"checkpoint {target!r}: bad param_groups: {error}") from None
+    if not isinstance(groups, list) or not all(isinstance(g, dict) for g in groups):
+        raise ValueError(f"checkpoint {target!r}: param_groups is not a list of dicts")
+    for number, group in enumerate(groups):
+        group["lr"] = _decode_lr(group.get("lr"), number)
+        if "betas" in group and isinstance(group["betas"], list):
+            group["betas"] = tuple(group["betas"])
+
+    state: dict[int, dict[str, Any]] = {}
+    for key, value in arrays.items():
+        if not key.startswith("state/"):
+            continue
+        parts = key.split("/")
+        if len(parts) != 3 or not parts[1].isdigit():
+            raise ValueError(f"checkpoint {target!r} has a bad entry {key!r}")
+        entry = state.setdefault(int(parts[1]), {})
+        entry[parts[2]] = int(value) if parts[2] == "step" else value
+
+    optimizer.load_state_dict(
+        {"state": state, "param_groups": groups, "step": int(arrays["step"])}
+    )
+
+
+def _encode_lr(lr: Any, number: int) -> Any:
+    if isinstance(lr, Schedule):
+        module = type(lr).__module__
+        if module not in _SCHEDULE_MODULES:
+            raise TypeError(
+                f"param_groups[{number}]['lr'] is a {type(lr).__name__} from "
+                f"{module}, which a checkpoint cannot hold"
+            )
+        return {
+            "schedule": type(lr).__name__,
+            "module": module,
+            "settings": dict(lr._settings()),
+        }
+    if callable(lr):
+        raise TypeError(
+            f"param_groups[{number}]['lr'] is a callable that a checkpoint cannot "
+            "hold; use a schedule from fastoptim.schedules, or save the state_dict"
+        )
+    return lr
+
+
+def _decode_lr(lr: Any, number: int) -> Any:
+    if not isinstance(lr, dict):
+        return lr
+    module = _SCHEDULE_MODULES.get(lr.get("module", ""))
+    name = lr.get("schedule", "")
+    cls = getattr(module, name, None) if module and name in module.__all__ else None
+    if not (
+        isinstance(cls, type) and issubclass(cls, Schedule) and cls is not Schedule
+    ):
+        raise ValueError(
+            f"param_groups[{number}]['lr'] names an unknown schedule {name!r}"
+        )
+    try:
+        return cls(**lr.get("settings", {}))
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"param_groups[{number}]['lr']: {error}") from None
