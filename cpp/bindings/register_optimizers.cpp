@@ -96,8 +96,8 @@ public:
         engine_->set_group(group, settings);
     }
 
-    void step(const py::handle& grads, std::int64_t step_count,
-              const py::object& lr_overrides) {
+    bool step(const py::handle& grads, std::int64_t step_count,
+              const py::object& lr_overrides, bool skip_nonfinite) {
         py::gil_scoped_release release;
         std::lock_guard<std::mutex> lock(engine_->mutex());
         {
@@ -106,7 +106,7 @@ public:
             collect_gradients(grads);
             evaluate_lrs(step_count, lr_overrides);
         }
-        engine_->step(lrs_);
+        return engine_->step(lrs_, skip_nonfinite);
     }
 
 private:
@@ -287,8 +287,10 @@ void register_optimizers(py::module_& m) {
         .def("set_group", &py_engine::set_group, py::arg("group"), py::arg("options"),
              py::arg("schedule"))
         .def("step", &py_engine::step, py::arg("grads"), py::arg("step"),
-             py::arg("lr_overrides"),
-             "Check the gradients and update every parameter that has one.");
+             py::arg("lr_overrides"), py::arg("skip_nonfinite"),
+             "Check the gradients and update every parameter that has one; with "
+             "skip_nonfinite, change nothing and return False if a gradient holds "
+             "an infinite or NaN element.");
 }
 
 }  // namespace fastoptim::bindings

@@ -178,8 +178,8 @@ void engine::update(const kernel_table& kernels, std::size_t index, std::size_t 
     }
 }
 
-void engine::update_range(const kernel_table& kernels, std::size_t begin,
-                          std::size_t end) {
+template <class Visit>
+void engine::for_each_slot(std::size_t begin, std::size_t end, Visit&& visit) const {
     auto first = std::upper_bound(offsets_.begin(), offsets_.end(), begin);
     for (auto index = static_cast<std::size_t>(first - offsets_.begin()) - 1;
          index < slots_.size() && offsets_[index] < end; ++index) {
@@ -187,13 +187,52 @@ void engine::update_range(const kernel_table& kernels, std::size_t begin,
         const std::size_t from = std::max(begin, offset) - offset;
         const std::size_t to = std::min(end, offset + slots_[index].size) - offset;
         if (to > from && gradients_[index]) {
-            update(kernels, index, from, to - from);
+            visit(index, from, to - from);
         }
     }
 }
 
-void engine::step(const std::vector<double>& lrs) {
+void engine::update_range(const kernel_table& kernels, std::size_t begin,
+                          std::size_t end) {
+    for_each_slot(begin, end,
+                  [&](std::size_t index, std::size_t from, std::size_t count) {
+                      update(kernels, index, from, count);
+                  });
+}
+
+bool engine::gradients_finite() {
+    const kernel_table& kernels = active_kernels();
+    std::atomic<bool> finite{true};
+    const std::size_t threads =
+        total_cost_ / 1000 >= parallel_threshold() * 4 ? shared_pool()->size() : 1;
+    run_chunks(
+        total_elements_, threads, cursors_, [&](std::size_t begin, std::size_t end) {
+            if (!finite.load(std::memory_order_relaxed)) {
+                return;
+            }
+            for_each_slot(
+                begin, end,
+                [&](std::size_t index, std::size_t from, std::size_t count) {
+                    const void* grad = gradients_[index];
+                    const bool ok =
+                        slots_[index].type == precision::float32
+                            ? kernels.float32.all_finite(
+                                  static_cast<const float*>(grad) + from, count)
+                            : kernels.float64.all_finite(
+                                  static_cast<const double*>(grad) + from, count);
+                    if (!ok) {
+                        finite.store(false, std::memory_order_relaxed);
+                    }
+                });
+        });
+    return finite.load();
+}
+
+bool engine::step(const std::vector<double>& lrs, bool skip_nonfinite) {
     prepare(lrs);
+    if (skip_nonfinite && !gradients_finite()) {
+        return false;
+    }
 
     const kernel_table& kernels = active_kernels();
     const std::size_t threads =
@@ -213,6 +252,7 @@ void engine::step(const std::vector<double>& lrs) {
             counts_[index] = counts_[index] != 0 || uses_buffer;
         }
     }
+    return true;
 }
 
 double memory_bandwidth(std::size_t bytes, int repeats) {

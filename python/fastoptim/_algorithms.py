@@ -50,6 +50,7 @@ class SGDBase(Optimizer):
         nesterov: bool = False,
         weight_decay: float = 0.0,
         maximize: bool = False,
+        skip_nonfinite: bool = False,
     ) -> None:
         super().__init__(
             params,
@@ -61,6 +62,7 @@ class SGDBase(Optimizer):
                 "weight_decay": weight_decay,
                 "maximize": maximize,
             },
+            skip_nonfinite=skip_nonfinite,
         )
 
     @staticmethod
@@ -99,8 +101,13 @@ class MomentumBase(Optimizer):
         *,
         gamma: float = 0.9,
         nesterov: bool = False,
+        skip_nonfinite: bool = False,
     ) -> None:
-        super().__init__(params, {"lr": lr, "gamma": gamma, "nesterov": nesterov})
+        super().__init__(
+            params,
+            {"lr": lr, "gamma": gamma, "nesterov": nesterov},
+            skip_nonfinite=skip_nonfinite,
+        )
 
     @staticmethod
     def _check_group(group: ParamGroup) -> None:
@@ -126,6 +133,7 @@ class AdamBase(Optimizer):
         weight_decay: float = 0.0,
         amsgrad: bool = False,
         maximize: bool = False,
+        skip_nonfinite: bool = False,
     ) -> None:
         super().__init__(
             params,
@@ -137,6 +145,7 @@ class AdamBase(Optimizer):
                 "amsgrad": amsgrad,
                 "maximize": maximize,
             },
+            skip_nonfinite=skip_nonfinite,
         )
 
     @staticmethod
@@ -191,6 +200,7 @@ class AdamWBase(AdamBase):
         weight_decay: float = 1e-2,
         amsgrad: bool = False,
         maximize: bool = False,
+        skip_nonfinite: bool = False,
     ) -> None:
         super().__init__(
             params,
@@ -200,4 +210,5 @@ class AdamWBase(AdamBase):
             weight_decay=weight_decay,
             amsgrad=amsgrad,
             maximize=maximize,
+            skip_nonfinite=skip_nonfinite,
         )

@@ -42,6 +42,7 @@ def save(optimizer: Optimizer, path: str | os.PathLike[str]) -> None:
         "format": np.array(FORMAT),
         "optimizer": np.array(type(optimizer).__name__),
         "step": np.array(state["step"], dtype=np.int64),
+        "skipped_steps": np.array(state["skipped_steps"], dtype=np.int64),
         "param_groups": np.array(json.dumps(groups)),
     }
     for index, entry in state["state"].items():
@@ -111,7 +112,12 @@ def load(optimizer: Optimizer, path: str | os.PathLike[str]) -> None:
         entry[parts[2]] = int(value) if parts[2] == "step" else value
 
     optimizer.load_state_dict(
-        {"state": state, "param_groups": groups, "step": int(arrays["step"])}
+        {
+            "state": state,
+            "param_groups": groups,
+            "step": int(arrays["step"]),
+            "skipped_steps": int(arrays.get("skipped_steps", 0)),
+        }
     )
 
 

@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ._checks import (
+    check_flag,
     check_gradients,
     check_no_overlap,
     check_nonnegative,
@@ -73,7 +74,13 @@ class Optimizer:
     # Whether the state holds a per-parameter count of the updates applied.
     _counts_steps: ClassVar[bool] = False
 
-    def __init__(self, params: Iterable[Any], defaults: Mapping[str, Any]) -> None:
+    def __init__(
+        self,
+        params: Iterable[Any],
+        defaults: Mapping[str, Any],
+        *,
+        skip_nonfinite: bool = False,
+    ) -> None:
         groups = _parse_groups(params, defaults, self._hyperparameters)
         flat = [p for group in groups for p in group["params"]]
         if not flat:
@@ -105,6 +112,10 @@ class Optimizer:
             )
             offset += count
         self._step_count = 0
+        # With skip_nonfinite, a step whose gradients hold an infinite or NaN element
+        # changes nothing and is counted here instead.
+        self.skip_nonfinite = check_flag("skip_nonfinite", skip_nonfinite)
+        self.skipped_steps = 0
 
     @staticmethod
     def _check_group(group: ParamGroup) -> None:
@@ -137,8 +148,8 @@ class Optimizer:
 
     def step(
         self, grads: list[np.ndarray | None] | tuple[np.ndarray | None, ...]
-    ) -> None:
-        """Apply one update to every parameter, in place.
+    ) -> bool:
+        """Apply one update to every parameter, in place; return whether it did.
 
         ``grads`` holds one gradient per parameter, in the order the parameters were
         given (groups one after the other). A gradient must have its parameter's
@@ -147,7 +158,10 @@ class Optimizer:
         parameter whose ``grad`` is None.
 
         Every gradient and hyperparameter is checked before anything changes: when
-        this raises, no parameter and no state has changed.
+        this raises, no parameter and no state has changed. An infinite or NaN
+        gradient element flows into the update, as in torch, unless the optimizer
+        was built with ``skip_nonfinite=True``: then the step changes nothing, does
+        not count as a step, adds one to ``skipped_steps`` and returns False.
         """
         self._check_same_parameters()
         check_gradients(self._params, grads)
@@ -155,6 +169,11 @@ class Optimizer:
         for group in self.param_groups:
             self._check_group(group)
             lrs.append(_lr_at(group["lr"], self._step_count))
+        if self.skip_nonfinite and not all(
+            np.isfinite(grad).all() for grad in grads if grad is not None
+        ):
+            self.skipped_steps += 1
+            return False
 
         offset = 0
         for group, lr, state in zip(self.param_groups, lrs, self._group_states):
@@ -162,6 +181,7 @@ class Optimizer:
             self._update_group(group, lr, list(grads[offset : offset + count]), state)
             offset += count
         self._step_count += 1
+        return True
 
     def _check_same_parameters(self) -> None:
         """Refuse groups or parameters swapped after construction, never checked."""
@@ -209,7 +229,12 @@ class Optimizer:
             saved["params"] = list(range(index, index + count))
             groups.append(saved)
             index += count
-        return {"state": state, "param_groups": groups, "step": self._step_count}
+        return {
+            "state": state,
+            "param_groups": groups,
+            "step": self._step_count,
+            "skipped_steps": self.skipped_steps,
+        }
 
     def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
         """Restore a state made by :meth:`state_dict` of an optimizer like this one.
@@ -239,6 +264,7 @@ class Optimizer:
                         buffers[position] = self._initial_buffer(group, name, param)
             offset += len(group["params"])
         self._step_count = step_count
+        self.skipped_steps = int(state_dict.get("skipped_steps", 0))
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the state to ``path``, a NumPy ``.npz`` file; nothing is pickled.

@@ -95,7 +95,7 @@ class NativeOptimizer(Optimizer):
 
     def step(
         self, grads: list[np.ndarray | None] | tuple[np.ndarray | None, ...]
-    ) -> None:
+    ) -> bool:
         # Replacing a group's parameters marks it changed, and changed groups are
         # checked in full, so only the number of groups needs a look every step.
         groups = self.param_groups
@@ -113,8 +113,13 @@ class NativeOptimizer(Optimizer):
                     f"lr at step {self._step_count} (from the schedule)",
                     schedule(self._step_count),
                 )
-        self._engine.step(grads, self._step_count, overrides)
+        if not self._engine.step(
+            grads, self._step_count, overrides, self.skip_nonfinite
+        ):
+            self.skipped_steps += 1
+            return False
         self._step_count += 1
+        return True
 
     step.__doc__ = Optimizer.step.__doc__
 

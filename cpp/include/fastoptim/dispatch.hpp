@@ -18,6 +18,7 @@ struct kernel_set {
                      const momentum_step<T>& s);
     void (*adam)(T* param, const T* grad, T* exp_avg, T* exp_avg_sq, T* max_exp_avg_sq,
                  std::size_t size, const adam_step<T>& s);
+    bool (*all_finite)(const T* data, std::size_t size);
     void (*stream_update)(T* a, T* b, T* c, const T* g, std::size_t size, T scale);
 };
 

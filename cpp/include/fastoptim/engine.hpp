@@ -65,8 +65,10 @@ public:
     std::vector<const void*>& gradients() { return gradients_; }
 
     // Update every parameter that has a gradient, with lrs[group] as the learning
-    // rate of each group, and advance its count.
-    void step(const std::vector<double>& lrs);
+    // rate of each group, and advance its count. With skip_nonfinite, first look
+    // for an infinite or NaN gradient element; if there is one, change nothing and
+    // return false.
+    bool step(const std::vector<double>& lrs, bool skip_nonfinite);
 
 private:
     template <class T>
@@ -82,7 +84,12 @@ private:
     };
 
     void prepare(const std::vector<double>& lrs);
+    bool gradients_finite();
     void update_range(const kernel_table& kernels, std::size_t begin, std::size_t end);
+    // visit(index, first, count) for each piece of a parameter with a gradient
+    // among the elements [begin, end) of all parameters end to end.
+    template <class Visit>
+    void for_each_slot(std::size_t begin, std::size_t end, Visit&& visit) const;
     void update(const kernel_table& kernels, std::size_t index, std::size_t begin,
                 std::size_t count);
     template <class T>

@@ -23,6 +23,7 @@
 #include <Eigen/Core>
 
 #include <cstddef>
+#include <type_traits>
 
 #ifndef FASTOPTIM_KERNEL_NAMESPACE
 #define FASTOPTIM_KERNEL_NAMESPACE portable
@@ -162,6 +163,30 @@ FASTOPTIM_FLATTEN void adam(T* param, const T* grad, T* exp_avg, T* exp_avg_sq,
             simd::pdiv(simd::pmul(broadcast<V>(s.neg_step_size), m), denom);
         simd::pstoreu(param + i, simd::padd(p, update));
     });
+}
+
+// Whether every element is finite: x * 0 is 0 for a finite x and NaN for an
+// infinite or NaN one, and a NaN survives every addition after it.
+template <class T>
+FASTOPTIM_FLATTEN bool all_finite(const T* data, std::size_t size) {
+    using packet = typename simd::packet_traits<T>::type;
+    packet lanes = simd::pset1<packet>(T(0));
+    T rest = T(0);
+    for_each_packet<T>(size, [&](auto tag, std::size_t i) {
+        using V = decltype(tag);
+        const V zeroed = simd::pmul(simd::ploadu<V>(data + i), broadcast<V>(T(0)));
+        if constexpr (std::is_same_v<V, T>) {
+            rest = rest + zeroed;
+        } else {
+            lanes = simd::padd(lanes, zeroed);
+        }
+    });
+    T lane_values[simd::unpacket_traits<packet>::size];
+    simd::pstoreu(lane_values, lanes);
+    for (const T value : lane_values) {
+        rest = rest + value;
+    }
+    return rest == rest;
 }
 
 // The memory probe's stream: the accesses of an Adam step without its arithmetic.
