@@ -457,3 +457,43 @@ def test_parameters_sharing_memory_are_refused(cls):
         cls([whole, whole[1]], lr=0.1)
     # Neighbouring views that do not overlap, and empty ones, are fine.
     cls([base[0:5], base[5:10], base[5:5]], lr=0.1)
+
+
+@pytest.mark.parametrize("case", CASE_IDS)
+@pytest.mark.parametrize("which", ["native", "reference"])
+def test_gradient_sharing_memory_with_a_parameter_is_refused(case, which):
+    native, ref, hyper = CASE_BY_ID[case]
+    opt, params = stepped(hyper, native if which == "native" else ref)
+    before = snapshot(opt, params)
+    grads = gradients(params)
+    grads[1] = params[1]
+
+    with pytest.raises(ValueError, match=r"grads\[1\] shares memory with params\[1\]"):
+        opt.step(grads)
+
+    assert_unchanged(opt, params, before)
+    # A view of another parameter's memory is refused as well.
+    grads = gradients(params)
+    grads[2] = params[0][1:2].reshape(())
+    with pytest.raises(ValueError, match=r"grads\[2\] shares memory with params\[0\]"):
+        opt.step(grads)
+    assert_unchanged(opt, params, before)
+
+
+@pytest.mark.parametrize("case", ["sgd-momentum", "momentum", "adam-amsgrad"])
+def test_gradient_sharing_memory_with_the_state_is_refused(case):
+    native, _, hyper = CASE_BY_ID[case]
+    opt, params = stepped(hyper, native)
+    name = next(k for k in opt.state_dict()["state"][0] if k != "step")
+    # Only the optimizer holds its buffers; reach one to alias it on purpose.
+    buffer = opt._group_states[0][name][0]
+    before = snapshot(opt, params)
+    grads = gradients(params)
+    grads[0] = buffer
+
+    with pytest.raises(
+        ValueError, match=r"grads\[0\] shares memory with the state of params\[0\]"
+    ):
+        opt.step(grads)
+
+    assert_unchanged(opt, params, before)

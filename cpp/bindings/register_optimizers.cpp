@@ -5,6 +5,7 @@
 #include <fastoptim/schedules.hpp>
 
 #include <algorithm>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -63,8 +64,15 @@ public:
             }
             param_data_.push_back(slot.param);
             param_sizes_.push_back(elements);
+            const std::size_t bytes = elements * (type == precision::float32 ? 4 : 8);
+            add_span(slot.param, bytes, i, false);
+            for (void* buffer : slot.state) {
+                add_span(buffer, bytes, i, true);
+            }
             slots.push_back(slot);
         }
+        std::sort(spans_.begin(), spans_.end(),
+                  [](const span& a, const span& b) { return a.begin < b.begin; });
         engine_ = std::make_unique<engine>(parse_algorithm(kind), std::move(slots),
                                            group_count, count_data);
         base_lrs_.assign(group_count, 0.0);
@@ -204,7 +212,50 @@ private:
                 throw py::value_error(indexed("grads", i) +
                                       " is not aligned to its dtype");
             }
+            check_not_aliased(i, g->data, param_bytes(i));
             out[i] = g->data;
+        }
+    }
+
+    // The memory of a parameter or of its state: a gradient in it would change as
+    // the step writes.
+    struct span {
+        std::uintptr_t begin;
+        std::uintptr_t end;
+        std::size_t param;
+        bool state;
+    };
+
+    void add_span(const void* data, std::size_t bytes, std::size_t param, bool state) {
+        if (data && bytes) {
+            const auto begin = reinterpret_cast<std::uintptr_t>(data);
+            spans_.push_back({begin, begin + bytes, param, state});
+        }
+    }
+
+    std::size_t param_bytes(std::size_t i) const {
+        return param_sizes_[i] * engine_->slot(i).type_size();
+    }
+
+    // The spans never overlap one another, so the only one that can overlap the
+    // gradient is the last that starts before the gradient ends.
+    void check_not_aliased(std::size_t i, const void* data, std::size_t bytes) const {
+        if (bytes == 0) {
+            return;
+        }
+        const auto begin = reinterpret_cast<std::uintptr_t>(data);
+        const auto end = begin + bytes;
+        auto after = std::upper_bound(
+            spans_.begin(), spans_.end(), end,
+            [](std::uintptr_t value, const span& s) { return value <= s.begin; });
+        if (after == spans_.begin()) {
+            return;
+        }
+        const span& candidate = *(after - 1);
+        if (candidate.end > begin) {
+            throw py::value_error(indexed("grads", i) + " shares memory with " +
+                                  (candidate.state ? "the state of " : "") +
+                                  indexed("params", candidate.param));
         }
     }
 
@@ -242,6 +293,7 @@ private:
     py::tuple keep_alive_;
     std::vector<void*> param_data_;
     std::vector<std::size_t> param_sizes_;
+    std::vector<span> spans_;  // sorted by start
     std::vector<double> base_lrs_;
     std::vector<const schedule*> schedules_;
     py::list schedule_objects_;  // keeps the schedules alive

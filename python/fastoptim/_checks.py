@@ -6,6 +6,7 @@ and what is wrong, so that nothing is changed before every input has been checke
 
 from __future__ import annotations
 
+import bisect
 import math
 import numbers
 from typing import Any
@@ -88,6 +89,26 @@ def check_no_overlap(params: list[np.ndarray]) -> None:
         if start < end:
             low, high = sorted((first, second))
             raise ValueError(f"params[{high}] shares memory with params[{low}]")
+
+
+def check_not_aliased(
+    grads: list[np.ndarray | None] | tuple[np.ndarray | None, ...],
+    spans: list[tuple[int, int, str]],
+) -> None:
+    """Refuse a gradient in the memory of a parameter or of the optimizer's state.
+
+    ``spans`` are the byte ranges of those arrays with their names, sorted and not
+    overlapping one another, so the only one that can overlap a gradient is the
+    last that starts before the gradient ends.
+    """
+    starts = [start for start, _, _ in spans]
+    for index, grad in enumerate(grads):
+        if grad is None or not grad.nbytes:
+            continue
+        begin = grad.ctypes.data
+        position = bisect.bisect_left(starts, begin + grad.nbytes) - 1
+        if position >= 0 and spans[position][1] > begin:
+            raise ValueError(f"grads[{index}] shares memory with {spans[position][2]}")
 
 
 def check_gradients(params: list[np.ndarray], grads: Any) -> None:

@@ -18,6 +18,7 @@ from ._checks import (
     check_gradients,
     check_no_overlap,
     check_nonnegative,
+    check_not_aliased,
     check_parameter,
 )
 
@@ -165,6 +166,7 @@ class Optimizer:
         """
         self._check_same_parameters()
         check_gradients(self._params, grads)
+        check_not_aliased(grads, self._memory_spans())
         lrs = []
         for group in self.param_groups:
             self._check_group(group)
@@ -182,6 +184,24 @@ class Optimizer:
             offset += count
         self._step_count += 1
         return True
+
+    def _memory_spans(self) -> list[tuple[int, int, str]]:
+        """The byte ranges of the parameters and the state, sorted, with names."""
+        spans = []
+        index = 0
+        for group, state in zip(self.param_groups, self._group_states):
+            for position, param in enumerate(group["params"]):
+                arrays = [(param, f"params[{index}]")] + [
+                    (state[name][position], f"the state of params[{index}]")
+                    for name in self._buffers
+                    if state[name][position] is not None
+                ]
+                for array, name in arrays:
+                    if array.nbytes:
+                        start = array.ctypes.data
+                        spans.append((start, start + array.nbytes, name))
+                index += 1
+        return sorted(spans)
 
     def _check_same_parameters(self) -> None:
         """Refuse groups or parameters swapped after construction, never checked."""

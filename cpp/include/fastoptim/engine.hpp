@@ -31,6 +31,8 @@ struct parameter_slot {
     std::array<void*, 3> state;
     std::size_t size;
     std::size_t group;
+
+    std::size_t type_size() const { return type == precision::float32 ? 4 : 8; }
 };
 
 // How many chunks of one thread's share of a step have been taken; each on a cache
