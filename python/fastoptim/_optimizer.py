@@ -8,6 +8,7 @@ group's values in ``_check_group``, names its state buffers, and updates one gro
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, ClassVar
 
@@ -117,6 +118,8 @@ class Optimizer:
         # changes nothing and is counted here instead.
         self.skip_nonfinite = check_flag("skip_nonfinite", skip_nonfinite)
         self.skipped_steps = 0
+        # Held through a step or a load: two threads using one optimizer take turns.
+        self._lock = threading.RLock()
 
     @staticmethod
     def _check_group(group: ParamGroup) -> None:
@@ -164,6 +167,12 @@ class Optimizer:
         was built with ``skip_nonfinite=True``: then the step changes nothing, does
         not count as a step, adds one to ``skipped_steps`` and returns False.
         """
+        with self._lock:
+            return self._step(grads)
+
+    def _step(
+        self, grads: list[np.ndarray | None] | tuple[np.ndarray | None, ...]
+    ) -> bool:
         self._check_same_parameters()
         check_gradients(self._params, grads)
         check_not_aliased(grads, self._memory_spans())
@@ -262,6 +271,10 @@ class Optimizer:
         The arrays are copied into this optimizer's own buffers. Everything is
         checked first: if the state does not fit, this raises and changes nothing.
         """
+        with self._lock:
+            self._load_state_dict(state_dict)
+
+    def _load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
         self._check_same_parameters()
         groups, states, step_count = self._checked_state(state_dict)
 

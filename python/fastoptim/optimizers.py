@@ -93,7 +93,7 @@ class NativeOptimizer(Optimizer):
                 self._engine.set_group(number, self._options(group, base), native)
                 group.changed = False
 
-    def step(
+    def _step(
         self, grads: list[np.ndarray | None] | tuple[np.ndarray | None, ...]
     ) -> bool:
         # Replacing a group's parameters marks it changed, and changed groups are
@@ -121,14 +121,10 @@ class NativeOptimizer(Optimizer):
         self._step_count += 1
         return True
 
-    step.__doc__ = Optimizer.step.__doc__
-
-    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
-        super().load_state_dict(state_dict)
+    def _load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
+        super()._load_state_dict(state_dict)
         # Loading may replace buffers: hand the engine the arrays now in use.
         self._build_engine()
-
-    load_state_dict.__doc__ = Optimizer.load_state_dict.__doc__
 
 
 class SGD(NativeOptimizer, SGDBase):
@@ -190,14 +186,12 @@ class SGD(NativeOptimizer, SGDBase):
             maximize=group["maximize"],
         )
 
-    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
-        super().load_state_dict(state_dict)
+    def _load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
+        super()._load_state_dict(state_dict)
         states = state_dict["state"]
         for index in range(len(self._params)):
             entry = states.get(index, {})
             self._counts[index] = entry.get("momentum_buffer") is not None
-
-    load_state_dict.__doc__ = Optimizer.load_state_dict.__doc__
 
 
 class Momentum(NativeOptimizer, MomentumBase):
