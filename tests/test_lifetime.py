@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import tracemalloc
 import weakref
@@ -37,7 +38,10 @@ def test_a_long_run_keeps_memory_and_reference_counts(cls):
     grown = tracemalloc.get_traced_memory()[0] - traced
     tracemalloc.stop()
     assert grown < 16 * 1024
-    assert resident_bytes() - resident < 4 * 1024 * 1024
+    # AddressSanitizer keeps freed memory in quarantine, so under it the resident
+    # size grows without a leak; tracemalloc and the reference counts still judge.
+    if "libasan" not in os.environ.get("LD_PRELOAD", ""):
+        assert resident_bytes() - resident < 4 * 1024 * 1024
     assert [sys.getrefcount(x) for x in [*params, *grads]] == counts
     assert opt.state_dict()["step"] == 101_000
 
