@@ -399,15 +399,18 @@ class Optimizer:
                         f"{value.shape}; params[{index}] has {param.dtype} and "
                         f"{param.shape}"
                     )
+            step = None
             if self._counts_steps:
                 if "step" not in entry:
                     raise ValueError(f"{where} has no 'step'")
-                check_nonnegative(f"{where}['step']", entry["step"])
+                step = _whole_count(f"{where}['step']", entry["step"])
             required = self._required_buffers(merged_groups[group_of[int(index)]])
             lacking = [name for name in required if entry.get(name) is None]
             if lacking:
                 raise ValueError(f"{where} has no {lacking[0]!r}")
             checked[int(index)] = {k: v for k, v in entry.items() if v is not None}
+            if step is not None:
+                checked[int(index)]["step"] = step
         return merged_groups, checked, int(step_count)
 
     def _holds_value(self, index: int, name: str) -> bool:
@@ -468,6 +471,16 @@ def _parse_groups(
         group["params"] = tuple(group_params)
         groups.append(group)
     return groups
+
+
+def _whole_count(name: str, value: Any) -> int:
+    """A count of steps: an int, or a whole float or 0-d array as torch saves it."""
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value.item()
+    count = check_nonnegative(name, value)
+    if not count.is_integer():
+        raise ValueError(f"{name} must be a whole number, got {count}")
+    return int(count)
 
 
 def _lr_at(lr: float | Callable[[int], float], step: int) -> float:
