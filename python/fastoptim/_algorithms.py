@@ -180,7 +180,7 @@ class AdamBase(Optimizer):
         """The running maxima when AMSGrad is on, made if it was switched on late."""
         if not group["amsgrad"]:
             return None
-        buffers = state["max_exp_avg_sq"]
+        buffers: list[np.ndarray | None] = state["max_exp_avg_sq"]
         for position, param in enumerate(params):
             if buffers[position] is None:
                 buffers[position] = np.zeros_like(param)

@@ -58,7 +58,7 @@ def save(optimizer: Optimizer, path: str | os.PathLike[str]) -> None:
     )
     try:
         with os.fdopen(handle, "wb") as stream:
-            np.savez(stream, **arrays)
+            np.savez(stream, **arrays)  # type: ignore[arg-type]
             stream.flush()
             os.fsync(stream.fileno())
         os.replace(temporary, target)

@@ -61,7 +61,7 @@ class ParamGroup(dict):  # type: ignore[type-arg]
         super().clear()
         self.changed = True
 
-    def __ior__(self, other: Any) -> ParamGroup:
+    def __ior__(self, other: Any) -> ParamGroup:  # type: ignore[misc]
         self.update(other)
         return self
 
@@ -349,7 +349,7 @@ class Optimizer:
             missing = [name for name in self._hyperparameters if name not in loaded]
             if missing:
                 raise ValueError(f"param_groups[{number}] has no {missing[0]!r}")
-            merged = {"params": group["params"]}
+            merged = ParamGroup(params=group["params"])
             merged.update({name: loaded[name] for name in self._hyperparameters})
             try:
                 self._check_group(merged)

@@ -105,7 +105,7 @@ class NativeOptimizer(Optimizer):
             if getattr(group, "changed", True):
                 self._apply_changes()
                 break
-        overrides = None
+        overrides: list[float | None] | None = None
         if self._python_lrs:
             overrides = [None] * len(self.param_groups)
             for number, schedule in self._python_lrs:

@@ -75,9 +75,11 @@ class Momentum(MomentumBase):
 def _lerp(start: np.ndarray, end: np.ndarray, weight: float) -> np.ndarray:
     """start + weight (end - start), in the form torch picks for the weight's size."""
     if abs(weight) < 0.5:
-        return start + weight * (end - start)
-    complement = 1 - start.dtype.type(weight)
-    return end - (end - start) * complement
+        result: np.ndarray = start + weight * (end - start)
+    else:
+        complement = 1 - start.dtype.type(weight)
+        result = end - (end - start) * complement
+    return result
 
 
 def _adam_update(
@@ -115,6 +117,7 @@ def _adam_update(
         bias_correction2_sqrt = bias_correction2**0.5
         if max_exp_avg_sqs is not None:
             max_exp_avg_sq = max_exp_avg_sqs[position]
+            assert max_exp_avg_sq is not None
             np.maximum(max_exp_avg_sq, exp_avg_sq, out=max_exp_avg_sq)
             denom = np.sqrt(max_exp_avg_sq) / bias_correction2_sqrt + eps
         else:

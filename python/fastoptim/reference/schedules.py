@@ -22,7 +22,8 @@ class StepDecay(_Vectorised, StepDecayBase):
     """lr * gamma ** (t // step_size)."""
 
     def _evaluate(self, steps: np.ndarray) -> np.ndarray:
-        return self.lr * np.power(self.gamma, (steps // self.step_size).astype(float))
+        decays = np.power(self.gamma, (steps // self.step_size).astype(float))
+        return np.asarray(self.lr * decays)
 
 
 class CosineAnnealing(_Vectorised, CosineAnnealingBase):
