@@ -1,5 +1,7 @@
 // Binds the schedules: a call on one step gives a float, a call on an int64 array gives
 // a float64 array computed in one pass without the GIL.
+#include <pybind11/stl.h>
+
 #include "arrays.hpp"
 #include "register.hpp"
 
@@ -41,6 +43,20 @@ void register_schedules(py::module_& m) {
     py::class_<cosine_annealing, schedule>(m, "CosineAnnealing")
         .def(py::init<double, std::int64_t, double>(), py::arg("lr_max"),
              py::arg("T_max"), py::arg("lr_min"));
+    py::class_<constant, schedule>(m, "Constant")
+        .def(py::init<double, double, std::int64_t>(), py::arg("lr"), py::arg("factor"),
+             py::arg("total_iters"));
+    py::class_<multi_step, schedule>(m, "MultiStep")
+        .def(py::init<double, std::vector<std::int64_t>, double>(), py::arg("lr"),
+             py::arg("milestones"), py::arg("gamma"));
+    py::class_<exponential, schedule>(m, "Exponential")
+        .def(py::init<double, double>(), py::arg("lr"), py::arg("gamma"));
+    py::class_<linear, schedule>(m, "Linear")
+        .def(py::init<double, double, double, std::int64_t>(), py::arg("lr"),
+             py::arg("start_factor"), py::arg("end_factor"), py::arg("total_iters"));
+    py::class_<polynomial, schedule>(m, "Polynomial")
+        .def(py::init<double, std::int64_t, double>(), py::arg("lr"),
+             py::arg("total_iters"), py::arg("power"));
 }
 
 }  // namespace fastoptim::bindings

@@ -84,3 +84,20 @@ class StepDecay(Schedule):
 
 class CosineAnnealing(Schedule):
     def __init__(self, lr_max: float, T_max: int, lr_min: float) -> None: ...
+
+class Constant(Schedule):
+    def __init__(self, lr: float, factor: float, total_iters: int) -> None: ...
+
+class MultiStep(Schedule):
+    def __init__(self, lr: float, milestones: Sequence[int], gamma: float) -> None: ...
+
+class Exponential(Schedule):
+    def __init__(self, lr: float, gamma: float) -> None: ...
+
+class Linear(Schedule):
+    def __init__(
+        self, lr: float, start_factor: float, end_factor: float, total_iters: int
+    ) -> None: ...
+
+class Polynomial(Schedule):
+    def __init__(self, lr: float, total_iters: int, power: float) -> None: ...

@@ -61,3 +61,91 @@ class CosineAnnealingBase(Schedule):
 
     def _settings(self) -> list[tuple[str, Any]]:
         return [("lr_max", self.lr_max), ("T_max", self.T_max), ("lr_min", self.lr_min)]
+
+
+def _check_count(name: str, value: Any) -> int:
+    """A number of steps that may be 0."""
+    return (
+        0
+        if value == 0 and not isinstance(value, bool)
+        else check_positive_int(name, value)
+    )
+
+
+class ConstantBase(Schedule):
+    def __init__(self, lr: float, factor: float = 1.0, total_iters: int = 0) -> None:
+        self.lr = check_nonnegative("lr", lr)
+        self.factor = check_nonnegative("factor", factor)
+        if self.factor > 1.0:
+            raise ValueError(f"factor must be in [0, 1], got {self.factor}")
+        self.total_iters = _check_count("total_iters", total_iters)
+
+    def _settings(self) -> list[tuple[str, Any]]:
+        return [
+            ("lr", self.lr),
+            ("factor", self.factor),
+            ("total_iters", self.total_iters),
+        ]
+
+
+class MultiStepBase(Schedule):
+    def __init__(self, lr: float, milestones: Any, gamma: float = 0.1) -> None:
+        self.lr = check_nonnegative("lr", lr)
+        if isinstance(milestones, (str, bytes)) or not hasattr(milestones, "__iter__"):
+            raise TypeError("milestones must be a list of step numbers")
+        self.milestones = sorted(
+            _check_count(f"milestones[{i}]", m) for i, m in enumerate(milestones)
+        )
+        self.gamma = check_nonnegative("gamma", gamma)
+
+    def _settings(self) -> list[tuple[str, Any]]:
+        return [("lr", self.lr), ("milestones", self.milestones), ("gamma", self.gamma)]
+
+
+class ExponentialBase(Schedule):
+    def __init__(self, lr: float, gamma: float) -> None:
+        self.lr = check_nonnegative("lr", lr)
+        self.gamma = check_nonnegative("gamma", gamma)
+
+    def _settings(self) -> list[tuple[str, Any]]:
+        return [("lr", self.lr), ("gamma", self.gamma)]
+
+
+class LinearBase(Schedule):
+    def __init__(
+        self,
+        lr: float,
+        start_factor: float = 1.0 / 3,
+        end_factor: float = 1.0,
+        total_iters: int = 5,
+    ) -> None:
+        self.lr = check_nonnegative("lr", lr)
+        self.start_factor = check_nonnegative("start_factor", start_factor)
+        if not 0.0 < self.start_factor <= 1.0:
+            raise ValueError(f"start_factor must be in (0, 1], got {self.start_factor}")
+        self.end_factor = check_nonnegative("end_factor", end_factor)
+        if self.end_factor > 1.0:
+            raise ValueError(f"end_factor must be in [0, 1], got {self.end_factor}")
+        self.total_iters = check_positive_int("total_iters", total_iters)
+
+    def _settings(self) -> list[tuple[str, Any]]:
+        return [
+            ("lr", self.lr),
+            ("start_factor", self.start_factor),
+            ("end_factor", self.end_factor),
+            ("total_iters", self.total_iters),
+        ]
+
+
+class PolynomialBase(Schedule):
+    def __init__(self, lr: float, total_iters: int = 5, power: float = 1.0) -> None:
+        self.lr = check_nonnegative("lr", lr)
+        self.total_iters = check_positive_int("total_iters", total_iters)
+        self.power = check_nonnegative("power", power)
+
+    def _settings(self) -> list[tuple[str, Any]]:
+        return [
+            ("lr", self.lr),
+            ("total_iters", self.total_iters),
+            ("power", self.power),
+        ]

@@ -8,12 +8,32 @@ follows every ``optimizer.step()``.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from . import _core
-from ._schedule import CosineAnnealingBase, Schedule, StepDecayBase
+from ._schedule import (
+    ConstantBase,
+    CosineAnnealingBase,
+    ExponentialBase,
+    LinearBase,
+    MultiStepBase,
+    PolynomialBase,
+    Schedule,
+    StepDecayBase,
+)
 
-__all__ = ["Schedule", "StepDecay", "CosineAnnealing"]
+__all__ = [
+    "Constant",
+    "CosineAnnealing",
+    "Exponential",
+    "Linear",
+    "MultiStep",
+    "Polynomial",
+    "Schedule",
+    "StepDecay",
+]
 
 
 class NativeSchedule(Schedule):
@@ -71,3 +91,117 @@ class CosineAnnealing(NativeSchedule, CosineAnnealingBase):
     def __init__(self, lr_max: float, T_max: int, lr_min: float = 0.0) -> None:
         super().__init__(lr_max, T_max, lr_min)
         self._core = _core.CosineAnnealing(self.lr_max, self.T_max, self.lr_min)
+
+
+class Constant(NativeSchedule, ConstantBase):
+    r"""A constant learning rate, scaled by ``factor`` for the first steps.
+
+    .. math::
+
+        \eta_t = \eta \left(f + [t \ge T] (1 - f)\right)
+
+    with :math:`\eta` (``lr``), :math:`f` (``factor``) and :math:`T`
+    (``total_iters``): torch's ConstantLR closed form; with the defaults, optax's
+    constant_schedule.
+
+    Args:
+        lr: the learning rate, >= 0.
+        factor: the scale of the first ``total_iters`` steps, in [0, 1].
+        total_iters: the number of scaled steps, >= 0.
+    """
+
+    def __init__(self, lr: float, factor: float = 1.0, total_iters: int = 0) -> None:
+        super().__init__(lr, factor, total_iters)
+        self._core = _core.Constant(self.lr, self.factor, self.total_iters)
+
+
+class MultiStep(NativeSchedule, MultiStepBase):
+    r"""Multiply the learning rate by ``gamma`` at each milestone.
+
+    .. math::
+
+        \eta_t = \eta \, \gamma^{\#\{m \in \text{milestones} : m \le t\}}
+
+    torch's MultiStepLR closed form; a milestone given twice counts twice.
+
+    Args:
+        lr: the initial learning rate, >= 0.
+        milestones: the steps at which the rate decays, each >= 0.
+        gamma: the factor of each decay, >= 0.
+    """
+
+    def __init__(self, lr: float, milestones: Any, gamma: float = 0.1) -> None:
+        super().__init__(lr, milestones, gamma)
+        self._core = _core.MultiStep(self.lr, self.milestones, self.gamma)
+
+
+class Exponential(NativeSchedule, ExponentialBase):
+    r"""Multiply the learning rate by ``gamma`` at every step.
+
+    .. math::
+
+        \eta_t = \eta \, \gamma^t
+
+    torch's ExponentialLR closed form (optax's exponential_decay with one step per
+    transition).
+
+    Args:
+        lr: the initial learning rate, >= 0.
+        gamma: the factor of each step, >= 0.
+    """
+
+    def __init__(self, lr: float, gamma: float) -> None:
+        super().__init__(lr, gamma)
+        self._core = _core.Exponential(self.lr, self.gamma)
+
+
+class Linear(NativeSchedule, LinearBase):
+    r"""Move the learning rate linearly from ``start_factor`` to ``end_factor`` of it.
+
+    .. math::
+
+        \eta_t = \eta \left(s + (e - s) \frac{\min(t, T)}{T}\right)
+
+    with :math:`s` (``start_factor``), :math:`e` (``end_factor``) and :math:`T`
+    (``total_iters``): torch's LinearLR closed form, and optax's linear_schedule
+    from :math:`\eta s` to :math:`\eta e` over :math:`T` steps.
+
+    Args:
+        lr: the base learning rate, >= 0.
+        start_factor: the fraction of ``lr`` at t = 0, in (0, 1].
+        end_factor: the fraction of ``lr`` from t = T on, in [0, 1].
+        total_iters: the length of the ramp, > 0.
+    """
+
+    def __init__(
+        self,
+        lr: float,
+        start_factor: float = 1.0 / 3,
+        end_factor: float = 1.0,
+        total_iters: int = 5,
+    ) -> None:
+        super().__init__(lr, start_factor, end_factor, total_iters)
+        self._core = _core.Linear(
+            self.lr, self.start_factor, self.end_factor, self.total_iters
+        )
+
+
+class Polynomial(NativeSchedule, PolynomialBase):
+    r"""Decay the learning rate to zero along a polynomial.
+
+    .. math::
+
+        \eta_t = \eta \left(1 - \frac{\min(t, T)}{T}\right)^p
+
+    with :math:`T` (``total_iters``) and :math:`p` (``power``): torch's
+    PolynomialLR closed form.
+
+    Args:
+        lr: the initial learning rate, >= 0.
+        total_iters: the steps to reach zero, > 0.
+        power: the exponent, >= 0.
+    """
+
+    def __init__(self, lr: float, total_iters: int = 5, power: float = 1.0) -> None:
+        super().__init__(lr, total_iters, power)
+        self._core = _core.Polynomial(self.lr, self.total_iters, self.power)
