@@ -117,3 +117,22 @@ def test_drives_an_optimizer_and_survives_a_checkpoint(tmp_path, schedule):
 
     assert type(resumed_opt.param_groups[0]["lr"]) is type(schedule)
     np.testing.assert_array_equal(resumed[0], params[0])
+
+
+def test_plot_draws_the_schedule(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    schedule = schedules.Linear(0.1, start_factor=0.5, total_iters=10)
+
+    ax = schedules.plot(schedule, 20)
+
+    line = ax.get_lines()[0]
+    np.testing.assert_array_equal(line.get_xdata(), np.arange(20))
+    np.testing.assert_array_equal(line.get_ydata(), schedule(np.arange(20)))
+    ax.figure.savefig(tmp_path / "schedule.png")
+    assert (tmp_path / "schedule.png").stat().st_size > 0
+    other = schedules.plot(lambda t: 0.1 / (1 + t), 5, ax=ax, label="inverse")
+    assert other is ax and len(ax.get_lines()) == 2
+    with pytest.raises(ValueError, match="steps must be a positive int"):
+        schedules.plot(schedule, 0)

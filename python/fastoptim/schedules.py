@@ -25,6 +25,7 @@ from ._schedule import (
 )
 
 __all__ = [
+    "plot",
     "Constant",
     "CosineAnnealing",
     "Exponential",
@@ -205,3 +206,34 @@ class Polynomial(NativeSchedule, PolynomialBase):
     def __init__(self, lr: float, total_iters: int = 5, power: float = 1.0) -> None:
         super().__init__(lr, total_iters, power)
         self._core = _core.Polynomial(self.lr, self.total_iters, self.power)
+
+
+def plot(schedule: Any, steps: int, *, ax: Any = None, label: str | None = None) -> Any:
+    """Draw ``schedule`` over steps 0 .. ``steps`` - 1 with matplotlib; return the axes.
+
+    Works for any schedule here or in :mod:`fastoptim.reference.schedules`, and
+    for any callable from a step to a learning rate. Draws on ``ax`` if given,
+    else on a new figure. matplotlib is an optional dependency:
+    ``pip install "fastoptim[plot]"``.
+    """
+    try:
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise ImportError(
+            'fastoptim.schedules.plot needs matplotlib: pip install "fastoptim[plot]"'
+        ) from None
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"steps must be a positive int, got {steps!r}")
+    t = np.arange(steps)
+    if isinstance(schedule, Schedule):
+        values = schedule(t)
+    else:
+        values = np.array([float(schedule(int(step))) for step in t])
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 3.5))
+    ax.plot(t, values, label=label if label is not None else repr(schedule))
+    ax.set_xlabel("step")
+    ax.set_ylabel("learning rate")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return ax
