@@ -8,11 +8,12 @@ follows every ``optimizer.step()``.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
 
-from . import _core
+from . import _core as _core_module
 from ._schedule import (
     ConstantBase,
     CosineAnnealingBase,
@@ -38,9 +39,16 @@ __all__ = [
 
 
 class NativeSchedule(Schedule):
-    """Delegates evaluation to the compiled schedule made by the constructor."""
+    """Evaluates through the compiled schedule of the same name and settings."""
 
-    _core: _core.Schedule
+    @functools.cached_property
+    def _core(self) -> _core_module.Schedule:
+        # Built on first use from the checked settings, so each class needs no
+        # constructor of its own; the compiled class shares the Python one's name.
+        compiled: type[_core_module.Schedule] = getattr(
+            _core_module, type(self).__name__
+        )
+        return compiled(*(value for _, value in self._settings()))
 
     def _at(self, step: int) -> float:
         return self._core(step)
@@ -66,10 +74,6 @@ class StepDecay(NativeSchedule, StepDecayBase):
         gamma: the factor of each decay, >= 0.
     """
 
-    def __init__(self, lr: float, step_size: int, gamma: float = 0.1) -> None:
-        super().__init__(lr, step_size, gamma)
-        self._core = _core.StepDecay(self.lr, self.step_size, self.gamma)
-
 
 class CosineAnnealing(NativeSchedule, CosineAnnealingBase):
     r"""Anneal the learning rate from ``lr_max`` to ``lr_min`` along a half cosine.
@@ -89,10 +93,6 @@ class CosineAnnealing(NativeSchedule, CosineAnnealingBase):
         lr_min: the learning rate at t = T_max, >= 0.
     """
 
-    def __init__(self, lr_max: float, T_max: int, lr_min: float = 0.0) -> None:
-        super().__init__(lr_max, T_max, lr_min)
-        self._core = _core.CosineAnnealing(self.lr_max, self.T_max, self.lr_min)
-
 
 class Constant(NativeSchedule, ConstantBase):
     r"""A constant learning rate, scaled by ``factor`` for the first steps.
@@ -111,10 +111,6 @@ class Constant(NativeSchedule, ConstantBase):
         total_iters: the number of scaled steps, >= 0.
     """
 
-    def __init__(self, lr: float, factor: float = 1.0, total_iters: int = 0) -> None:
-        super().__init__(lr, factor, total_iters)
-        self._core = _core.Constant(self.lr, self.factor, self.total_iters)
-
 
 class MultiStep(NativeSchedule, MultiStepBase):
     r"""Multiply the learning rate by ``gamma`` at each milestone.
@@ -131,10 +127,6 @@ class MultiStep(NativeSchedule, MultiStepBase):
         gamma: the factor of each decay, >= 0.
     """
 
-    def __init__(self, lr: float, milestones: Any, gamma: float = 0.1) -> None:
-        super().__init__(lr, milestones, gamma)
-        self._core = _core.MultiStep(self.lr, self.milestones, self.gamma)
-
 
 class Exponential(NativeSchedule, ExponentialBase):
     r"""Multiply the learning rate by ``gamma`` at every step.
@@ -150,10 +142,6 @@ class Exponential(NativeSchedule, ExponentialBase):
         lr: the initial learning rate, >= 0.
         gamma: the factor of each step, >= 0.
     """
-
-    def __init__(self, lr: float, gamma: float) -> None:
-        super().__init__(lr, gamma)
-        self._core = _core.Exponential(self.lr, self.gamma)
 
 
 class Linear(NativeSchedule, LinearBase):
@@ -174,18 +162,6 @@ class Linear(NativeSchedule, LinearBase):
         total_iters: the length of the ramp, > 0.
     """
 
-    def __init__(
-        self,
-        lr: float,
-        start_factor: float = 1.0 / 3,
-        end_factor: float = 1.0,
-        total_iters: int = 5,
-    ) -> None:
-        super().__init__(lr, start_factor, end_factor, total_iters)
-        self._core = _core.Linear(
-            self.lr, self.start_factor, self.end_factor, self.total_iters
-        )
-
 
 class Polynomial(NativeSchedule, PolynomialBase):
     r"""Decay the learning rate to zero along a polynomial.
@@ -202,10 +178,6 @@ class Polynomial(NativeSchedule, PolynomialBase):
         total_iters: the steps to reach zero, > 0.
         power: the exponent, >= 0.
     """
-
-    def __init__(self, lr: float, total_iters: int = 5, power: float = 1.0) -> None:
-        super().__init__(lr, total_iters, power)
-        self._core = _core.Polynomial(self.lr, self.total_iters, self.power)
 
 
 def plot(schedule: Any, steps: int, *, ax: Any = None, label: str | None = None) -> Any:
