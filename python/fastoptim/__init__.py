@@ -4,6 +4,7 @@
 >>> w = np.ones(3, dtype=np.float32)
 >>> opt = fo.SGD([w], lr=0.5)
 >>> opt.step([np.full(3, 2.0, dtype=np.float32)])
+True
 >>> w
 array([0., 0., 0.], dtype=float32)
 """

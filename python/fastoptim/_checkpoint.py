@@ -45,6 +45,8 @@ def save(optimizer: Optimizer, path: str | os.PathLike[str]) -> None:
         "skipped_steps": np.array(state["skipped_steps"], dtype=np.int64),
         "param_groups": np.array(json.dumps(groups)),
     }
+    if "plateau" in state:
+        arrays["plateau"] = np.array(json.dumps(state["plateau"]))
     for index, entry in state["state"].items():
         for name, value in entry.items():
             arrays[f"state/{index}/{name}"] = np.asarray(value)
@@ -111,29 +113,23 @@ def load(optimizer: Optimizer, path: str | os.PathLike[str]) -> None:
         entry = state.setdefault(int(parts[1]), {})
         entry[parts[2]] = int(value) if parts[2] == "step" else value
 
-    optimizer.load_state_dict(
-        {
-            "state": state,
-            "param_groups": groups,
-            "step": int(arrays["step"]),
-            "skipped_steps": int(arrays.get("skipped_steps", 0)),
-        }
-    )
+    loaded = {
+        "state": state,
+        "param_groups": groups,
+        "step": int(arrays["step"]),
+        "skipped_steps": int(arrays.get("skipped_steps", 0)),
+    }
+    if "plateau" in arrays:
+        try:
+            loaded["plateau"] = json.loads(str(arrays["plateau"]))
+        except json.JSONDecodeError as error:
+            raise ValueError(f"checkpoint {target!r}: bad plateau: {error}") from None
+    optimizer.load_state_dict(loaded)
 
 
 def _encode_lr(lr: Any, number: int) -> Any:
     if isinstance(lr, Schedule):
-        module = type(lr).__module__
-        if module not in _SCHEDULE_MODULES:
-            raise TypeError(
-                f"param_groups[{number}]['lr'] is a {type(lr).__name__} from "
-                f"{module}, which a checkpoint cannot hold"
-            )
-        return {
-            "schedule": type(lr).__name__,
-            "module": module,
-            "settings": dict(lr._settings()),
-        }
+        return _encode_schedule(lr, f"param_groups[{number}]['lr']")
     if callable(lr):
         raise TypeError(
             f"param_groups[{number}]['lr'] is a callable that a checkpoint cannot "
@@ -142,19 +138,61 @@ def _encode_lr(lr: Any, number: int) -> Any:
     return lr
 
 
+def _encode_schedule(schedule: Schedule, where: str) -> dict[str, Any]:
+    """The schedule's class and settings as JSON, its parts written the same way."""
+    module = type(schedule).__module__
+    if module not in _SCHEDULE_MODULES:
+        raise TypeError(
+            f"{where} is a {type(schedule).__name__} from {module}, which a "
+            "checkpoint cannot hold"
+        )
+
+    def encode(value: Any, name: str) -> Any:
+        if isinstance(value, Schedule):
+            return _encode_schedule(value, name)
+        if isinstance(value, list):
+            return [encode(item, f"{name}[{i}]") for i, item in enumerate(value)]
+        return value
+
+    return {
+        "schedule": type(schedule).__name__,
+        "module": module,
+        "settings": {
+            name: encode(value, f"{where}.{name}")
+            for name, value in schedule._settings()
+        },
+    }
+
+
 def _decode_lr(lr: Any, number: int) -> Any:
     if not isinstance(lr, dict):
         return lr
-    module = _SCHEDULE_MODULES.get(lr.get("module", ""))
-    name = lr.get("schedule", "")
+    return _decode_schedule(lr, f"param_groups[{number}]['lr']")
+
+
+def _decode_schedule(encoded: dict[str, Any], where: str) -> Schedule:
+    module = _SCHEDULE_MODULES.get(encoded.get("module", ""))
+    name = encoded.get("schedule", "")
     cls = getattr(module, name, None) if module and name in module.__all__ else None
     if not (
         isinstance(cls, type) and issubclass(cls, Schedule) and cls is not Schedule
     ):
-        raise ValueError(
-            f"param_groups[{number}]['lr'] names an unknown schedule {name!r}"
-        )
+        raise ValueError(f"{where} names an unknown schedule {name!r}")
+    settings = encoded.get("settings", {})
+    if not isinstance(settings, dict):
+        raise ValueError(f"{where} has settings that are not a dict")
+
+    def decode(value: Any, part: str) -> Any:
+        if isinstance(value, dict):
+            return _decode_schedule(value, part)
+        if isinstance(value, list):
+            return [decode(item, f"{part}[{i}]") for i, item in enumerate(value)]
+        return value
+
+    arguments = {
+        key: decode(value, f"{where}.{key}") for key, value in settings.items()
+    }
     try:
-        return cls(**lr.get("settings", {}))
+        return cls(**arguments)
     except (TypeError, ValueError) as error:
-        raise ValueError(f"param_groups[{number}]['lr']: {error}") from None
+        raise ValueError(f"{where}: {error}") from None

@@ -101,3 +101,28 @@ class Linear(Schedule):
 
 class Polynomial(Schedule):
     def __init__(self, lr: float, total_iters: int, power: float) -> None: ...
+
+class CosineWarmRestarts(Schedule):
+    def __init__(self, lr_max: float, T_0: int, T_mult: int, lr_min: float) -> None: ...
+
+class OneCycle(Schedule):
+    def __init__(
+        self,
+        max_lr: float,
+        total_steps: int,
+        pct_start: float,
+        anneal_strategy: str,
+        div_factor: float,
+        final_div_factor: float,
+        three_phase: bool,
+    ) -> None: ...
+
+class Sequential(Schedule):
+    def __init__(
+        self, schedules: Sequence[Schedule], milestones: Sequence[int]
+    ) -> None: ...
+
+class Warmup(Schedule):
+    def __init__(
+        self, schedule: Schedule, warmup_steps: int, start_factor: float
+    ) -> None: ...

@@ -22,6 +22,7 @@ from ._checks import (
     check_not_aliased,
     check_parameter,
 )
+from ._plateau import ReduceLROnPlateau, check_plateau_state
 
 
 class ParamGroup(dict):  # type: ignore[type-arg]
@@ -120,6 +121,10 @@ class Optimizer:
         self.skipped_steps = 0
         # Held through a step or a load: two threads using one optimizer take turns.
         self._lock = threading.RLock()
+        # The ReduceLROnPlateau driving the groups' lr, if any, and the state of one
+        # loaded before any was attached, which the next one attached takes over.
+        self._plateau: Callable[[], ReduceLROnPlateau | None] = lambda: None
+        self._plateau_state: dict[str, Any] | None = None
 
     @staticmethod
     def _check_group(group: ParamGroup) -> None:
@@ -258,12 +263,18 @@ class Optimizer:
             saved["params"] = list(range(index, index + count))
             groups.append(saved)
             index += count
-        return {
+        result = {
             "state": state,
             "param_groups": groups,
             "step": self._step_count,
             "skipped_steps": self.skipped_steps,
         }
+        plateau = self._plateau()
+        if plateau is not None:
+            result["plateau"] = plateau.state_dict()
+        elif self._plateau_state is not None:
+            result["plateau"] = dict(self._plateau_state)
+        return result
 
     def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
         """Restore a state made by :meth:`state_dict` of an optimizer like this one.
@@ -277,6 +288,14 @@ class Optimizer:
     def _load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
         self._check_same_parameters()
         groups, states, step_count = self._checked_state(state_dict)
+        plateau_state = None
+        if state_dict.get("plateau") is not None:
+            try:
+                plateau_state = check_plateau_state(
+                    state_dict["plateau"], len(self.param_groups)
+                )
+            except (TypeError, ValueError) as error:
+                raise type(error)(f"state_dict['plateau']: {error}") from None
 
         for group, loaded in zip(self.param_groups, groups):
             for name in self._hyperparameters:
@@ -298,6 +317,12 @@ class Optimizer:
             offset += len(group["params"])
         self._step_count = step_count
         self.skipped_steps = int(state_dict.get("skipped_steps", 0))
+        if plateau_state is not None:
+            plateau = self._plateau()
+            if plateau is not None:
+                plateau._restore(plateau_state)
+            else:
+                self._plateau_state = plateau_state
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the state to ``path``, a NumPy ``.npz`` file; nothing is pickled.
