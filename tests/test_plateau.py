@@ -119,7 +119,11 @@ def test_state_dict_holds_no_plateau_once_it_is_gone():
         (lambda s: s.update(min_lrs=[0.1]), ValueError, "min_lrs must be a list of 2"),
         (lambda s: s.update(best="low"), TypeError, "best must be a real number"),
         (lambda s: s.update(last_epoch=-1), ValueError, "last_epoch must be >= 0"),
-        (lambda s: s.pop("cooldown_counter"), ValueError, "missing entry 'cooldown_counter'"),
+        (
+            lambda s: s.pop("cooldown_counter"),
+            ValueError,
+            "missing entry 'cooldown_counter'",
+        ),
         (lambda s: s.update(patience=2.0), TypeError, "patience must be an int"),
     ],
 )
