@@ -24,6 +24,14 @@
 
 #include <cstddef>
 #include <type_traits>
+#include <utility>
+
+#if defined(__SSE2__) || defined(__AVX__) || defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+#if defined(__aarch64__) && defined(__ARM_NEON)
+#include <arm_neon.h>
+#endif
 
 #ifndef FASTOPTIM_KERNEL_NAMESPACE
 #define FASTOPTIM_KERNEL_NAMESPACE portable
@@ -82,6 +90,78 @@ inline V effective_gradient(V g, const V& p, bool maximize, bool add_decay,
         g = simd::padd(g, simd::pmul(broadcast<V>(weight_decay), p));
     }
     return g;
+}
+
+// x / c for float x, from reciprocal = 1 / c in double, exactly rounded: the double
+// product x * reciprocal lies within 2^-52 of x / c, while a quotient of two floats is
+// either a float or more than 2^-49 (relatively) away from every point halfway
+// between two floats, so rounding the product to float rounds x / c. A multiply
+// and two conversions take the place of a division, and the divider, which the
+// square root and the other division of Adam keep busy, is what bounds its time on
+// arrays in cache.
+inline float divide_exactly(float x, double reciprocal) {
+    return static_cast<float>(static_cast<double>(x) * reciprocal);
+}
+
+#if defined(__AVX512F__)
+inline __m512 divide_exactly(__m512 x, double reciprocal) {
+    const __m512d r = _mm512_set1_pd(reciprocal);
+    const __m256 low =
+        _mm512_cvtpd_ps(_mm512_mul_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(x)), r));
+    const __m256 high = _mm512_cvtpd_ps(_mm512_mul_pd(
+        _mm512_cvtps_pd(
+            _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(x), 1))),
+        r));
+    return _mm512_castpd_ps(_mm512_insertf64x4(
+        _mm512_castps_pd(_mm512_castps256_ps512(low)), _mm256_castps_pd(high), 1));
+}
+#endif
+
+#if defined(__AVX__)
+inline __m256 divide_exactly(__m256 x, double reciprocal) {
+    const __m256d r = _mm256_set1_pd(reciprocal);
+    const __m128 low =
+        _mm256_cvtpd_ps(_mm256_mul_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(x)), r));
+    const __m128 high =
+        _mm256_cvtpd_ps(_mm256_mul_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(x, 1)), r));
+    return _mm256_insertf128_ps(_mm256_castps128_ps256(low), high, 1);
+}
+#endif
+
+#if defined(__SSE2__)
+inline __m128 divide_exactly(__m128 x, double reciprocal) {
+    const __m128d r = _mm_set1_pd(reciprocal);
+    const __m128 low = _mm_cvtpd_ps(_mm_mul_pd(_mm_cvtps_pd(x), r));
+    const __m128 high = _mm_cvtpd_ps(_mm_mul_pd(_mm_cvtps_pd(_mm_movehl_ps(x, x)), r));
+    return _mm_movelh_ps(low, high);
+}
+#endif
+
+#if defined(__aarch64__) && defined(__ARM_NEON)
+inline float32x4_t divide_exactly(float32x4_t x, double reciprocal) {
+    const float64x2_t r = vdupq_n_f64(reciprocal);
+    const float32x2_t low = vcvt_f32_f64(vmulq_f64(vcvt_f64_f32(vget_low_f32(x)), r));
+    return vcvt_high_f32_f64(low, vmulq_f64(vcvt_high_f64_f32(x), r));
+}
+#endif
+
+template <class V, class = void>
+struct has_divide_exactly : std::false_type {};
+
+template <class V>
+struct has_divide_exactly<V,
+                          std::void_t<decltype(divide_exactly(std::declval<V>(), 0.0))>>
+    : std::true_type {};
+
+// x / c, exactly rounded: float values and packets go through divide_exactly where
+// this build has it for the packet, everything else through the divider.
+template <class V, class T>
+inline V divide_by_scalar(const V& x, T c, double reciprocal) {
+    if constexpr (std::is_same_v<T, float> && has_divide_exactly<V>::value) {
+        return divide_exactly(x, reciprocal);
+    } else {
+        return simd::pdiv(x, broadcast<V>(c));
+    }
 }
 
 template <class T>
@@ -156,9 +236,10 @@ FASTOPTIM_FLATTEN void adam(T* param, const T* grad, T* exp_avg, T* exp_avg_sq,
             simd::pstoreu(max_exp_avg_sq + i, v);
         }
 
-        const V denom = simd::padd(
-            simd::pdiv(simd::psqrt(v), broadcast<V>(s.bias_correction2_sqrt)),
-            broadcast<V>(s.eps));
+        const V denom =
+            simd::padd(divide_by_scalar(simd::psqrt(v), s.bias_correction2_sqrt,
+                                        s.bias_correction2_sqrt_reciprocal),
+                       broadcast<V>(s.eps));
         const V update =
             simd::pdiv(simd::pmul(broadcast<V>(s.neg_step_size), m), denom);
         simd::pstoreu(param + i, simd::padd(p, update));

@@ -59,6 +59,7 @@ template <class T>
 struct adam_step {
     T neg_step_size;  // -lr / (1 - beta1^t)
     T bias_correction2_sqrt;
+    double bias_correction2_sqrt_reciprocal;  // of the rounded bias_correction2_sqrt
     T eps;
     T beta2;
     T one_minus_beta2;
@@ -99,8 +100,10 @@ adam_step<T> make_adam_step(const adam_options& o, double lr, std::int64_t step)
     const double weight = 1.0 - o.beta1;
     const auto lerp_weight = static_cast<T>(weight);
     const bool has_decay = o.weight_decay != 0.0;
+    const auto bias_correction2_sqrt = static_cast<T>(std::pow(bias_correction2, 0.5));
     return {static_cast<T>(-(lr / bias_correction1)),
-            static_cast<T>(std::pow(bias_correction2, 0.5)),
+            bias_correction2_sqrt,
+            1.0 / static_cast<double>(bias_correction2_sqrt),
             static_cast<T>(o.eps),
             static_cast<T>(o.beta2),
             static_cast<T>(1.0 - o.beta2),
