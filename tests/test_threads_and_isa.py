@@ -13,7 +13,7 @@ import pytest
 
 import fastoptim as fo
 from conftest import case_params, dtype_params, gradients, make_params
-from fastoptim import _core
+from fastoptim import _core, reference
 
 ISAS = _core.supported_isas()
 # Arrays of many sizes, so that chunks cross array boundaries and split arrays.
@@ -58,6 +58,45 @@ def test_every_isa_and_thread_count_matches_reference(
     assert _core.isa() == isa
     for a, b in zip(native_params, reference_params):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("threads", [2, 3])
+@dtype_params
+def test_splits_at_every_cache_line_phase_match_reference(
+    engine_settings, threads, dtype
+):
+    fo.set_num_threads(threads)
+    _core.set_parallel_threshold(0)
+    _core.set_chunk_elements(1000)
+    per_line = 64 // np.dtype(dtype).itemsize
+
+    def params():
+        # Views that start at every offset within a cache line, of sizes that leave
+        # every phase at their ends too.
+        rng = np.random.default_rng(3)
+        views = []
+        for shift in [*range(1, per_line), 0]:
+            buffer = np.empty(2600 + per_line, dtype=dtype)
+            start = (-buffer.ctypes.data) % 64 // buffer.itemsize + shift
+            view = buffer[start : start + 2500 - 37 * shift]
+            assert view.ctypes.data % 64 == shift * buffer.itemsize
+            view[...] = rng.standard_normal(view.size)
+            views.append(view)
+        return views
+
+    native_params, reference_params = params(), params()
+    opt = fo.Adam(native_params, lr=0.01, amsgrad=True)
+    ref_opt = reference.Adam(reference_params, lr=0.01, amsgrad=True)
+    for _ in range(10):
+        opt.step(gradients(native_params))
+        ref_opt.step(gradients(reference_params))
+
+    for a, b in zip(native_params, reference_params):
+        np.testing.assert_array_equal(a, b)
+    state = opt._group_states[0]
+    for index, param in enumerate(native_params):
+        for name in ("exp_avg", "exp_avg_sq", "max_exp_avg_sq"):
+            assert state[name][index].ctypes.data % 64 == param.ctypes.data % 64
 
 
 def test_best_isa_is_the_default():

@@ -18,7 +18,7 @@ from ._checks import (
     check_real,
     check_unit_interval,
 )
-from ._optimizer import Optimizer, ParamGroup
+from ._optimizer import Optimizer, ParamGroup, zeros_like
 
 LearningRate = Union[float, Callable[[int], float]]
 
@@ -166,7 +166,7 @@ class AdamBase(Optimizer):
     ) -> np.ndarray | None:
         if name == "max_exp_avg_sq" and not group["amsgrad"]:
             return None
-        return np.zeros_like(param)
+        return zeros_like(param)
 
     def _required_buffers(self, group: ParamGroup) -> tuple[str, ...]:
         if group["amsgrad"]:
@@ -183,7 +183,7 @@ class AdamBase(Optimizer):
         buffers: list[np.ndarray | None] = state["max_exp_avg_sq"]
         for position, param in enumerate(params):
             if buffers[position] is None:
-                buffers[position] = np.zeros_like(param)
+                buffers[position] = zeros_like(param)
         return buffers
 
 

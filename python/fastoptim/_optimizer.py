@@ -144,7 +144,7 @@ class Optimizer:
         self, group: ParamGroup, name: str, param: np.ndarray
     ) -> np.ndarray | None:
         """A buffer allocated at construction, or None for one made when first used."""
-        return np.zeros_like(param)
+        return zeros_like(param)
 
     def _update_group(
         self,
@@ -310,7 +310,7 @@ class Optimizer:
                     buffers = group_state[name]
                     if name in entry:
                         if buffers[position] is None:
-                            buffers[position] = np.empty_like(param)
+                            buffers[position] = zeros_like(param)
                         np.copyto(buffers[position], entry[name])
                     elif buffers[position] is not None:
                         buffers[position] = self._initial_buffer(group, name, param)
@@ -496,6 +496,21 @@ def _parse_groups(
         group["params"] = tuple(group_params)
         groups.append(group)
     return groups
+
+
+CACHE_LINE = 64
+
+
+def zeros_like(param: np.ndarray) -> np.ndarray:
+    """Zeros shaped like ``param``, starting at its offset within a cache line.
+
+    Threads split a step where the parameter's cache lines begin; state laid out in
+    the same phase begins its lines there too, so no two threads write one line.
+    """
+    spare = CACHE_LINE // param.itemsize
+    buffer = np.zeros(param.size + spare, dtype=param.dtype)
+    phase = (param.ctypes.data - buffer.ctypes.data) % CACHE_LINE // param.itemsize
+    return buffer[phase : phase + param.size].reshape(param.shape)
 
 
 def _whole_count(name: str, value: Any) -> int:

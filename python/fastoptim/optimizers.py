@@ -10,7 +10,7 @@ import numpy as np
 from . import _core, schedules
 from ._algorithms import AdamBase, AdamWBase, MomentumBase, SGDBase
 from ._checks import check_nonnegative
-from ._optimizer import Optimizer, ParamGroup
+from ._optimizer import Optimizer, ParamGroup, zeros_like
 
 __all__ = ["SGD", "Momentum", "Adam", "AdamW"]
 
@@ -73,7 +73,7 @@ class NativeOptimizer(Optimizer):
                 buffers = state[name]
                 for position, param in enumerate(group["params"]):
                     if buffers[position] is None:
-                        buffers[position] = np.zeros_like(param)
+                        buffers[position] = zeros_like(param)
                         allocated = True
         if allocated:
             self._build_engine()
@@ -168,7 +168,7 @@ class SGD(NativeOptimizer, SGDBase):
     def _initial_buffer(
         self, group: ParamGroup, name: str, param: np.ndarray
     ) -> np.ndarray | None:
-        return np.zeros_like(param) if group["momentum"] != 0 else None
+        return zeros_like(param) if group["momentum"] != 0 else None
 
     def _needed_buffers(self, group: ParamGroup) -> tuple[str, ...]:
         return self._buffers if group["momentum"] != 0 else ()
