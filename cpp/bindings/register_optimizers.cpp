@@ -106,14 +106,19 @@ public:
 
     bool step(const py::handle& grads, std::int64_t step_count,
               const py::object& lr_overrides, bool skip_nonfinite) {
-        py::gil_scoped_release release;
-        std::lock_guard<std::mutex> lock(engine_->mutex());
-        {
-            py::gil_scoped_acquire acquire;
-            check_parameters();
-            collect_gradients(grads);
-            evaluate_lrs(step_count, lr_overrides);
+        std::unique_lock<std::mutex> lock(engine_->mutex(), std::try_to_lock);
+        if (!lock.owns_lock()) {
+            // Another thread is stepping this optimizer, and needs the GIL to check
+            // its input: wait for it without holding the GIL. No thread ever waits
+            // for the mutex while holding the GIL.
+            py::gil_scoped_release release;
+            lock.lock();
         }
+        check_parameters();
+        collect_gradients(grads);
+        evaluate_lrs(step_count, lr_overrides);
+
+        py::gil_scoped_release release;
         return engine_->step(lrs_, skip_nonfinite);
     }
 

