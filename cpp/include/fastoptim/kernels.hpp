@@ -78,6 +78,26 @@ inline V negate(const V& x) {
     return simd::pmul(broadcast<V>(scalar(-1)), x);
 }
 
+// Asks for the cache line 2 KiB past data + i, to be read (Write false) or written,
+// if it lies within the first size elements. The hardware prefetchers follow each
+// array, but a kernel with as much arithmetic per element as Adam's issues its loads
+// of the next lines too late to keep the memory bus busy; asking ahead does. The
+// range ends where another thread's share may begin, and a prefetch for writing
+// would take that thread's lines away from it: none is made past the end.
+template <bool Write, class V, class T>
+inline void prefetch_ahead([[maybe_unused]] const T* data,
+                           [[maybe_unused]] std::size_t i,
+                           [[maybe_unused]] std::size_t size) {
+#if defined(__GNUC__)
+    if constexpr (!std::is_same_v<V, T>) {
+        constexpr std::size_t distance = 2048 / sizeof(T);
+        if (i + distance < size) {
+            __builtin_prefetch(data + i + distance, Write ? 1 : 0);
+        }
+    }
+#endif
+}
+
 // The gradient as the update sees it: negated to maximise, plus weight_decay * param
 // when the decay is added to the gradient, as torch.optim does.
 template <class V, class T>
@@ -169,6 +189,11 @@ FASTOPTIM_FLATTEN void sgd(T* param, const T* grad, T* buffer, bool first_moment
                            std::size_t size, const sgd_step<T>& s) {
     for_each_packet<T>(size, [&](auto tag, std::size_t i) {
         using V = decltype(tag);
+        prefetch_ahead<true, V>(param, i, size);
+        prefetch_ahead<false, V>(grad, i, size);
+        if (s.has_momentum) {
+            prefetch_ahead<true, V>(buffer, i, size);
+        }
         const V p = simd::ploadu<V>(param + i);
         V g = effective_gradient(simd::ploadu<V>(grad + i), p, s.maximize,
                                  s.has_weight_decay, s.weight_decay);
@@ -191,6 +216,9 @@ FASTOPTIM_FLATTEN void momentum(T* param, const T* grad, T* velocity, std::size_
                                 const momentum_step<T>& s) {
     for_each_packet<T>(size, [&](auto tag, std::size_t i) {
         using V = decltype(tag);
+        prefetch_ahead<true, V>(param, i, size);
+        prefetch_ahead<false, V>(grad, i, size);
+        prefetch_ahead<true, V>(velocity, i, size);
         const V g = simd::ploadu<V>(grad + i);
         const V v =
             simd::padd(simd::pmul(broadcast<V>(s.gamma), simd::ploadu<V>(velocity + i)),
@@ -209,6 +237,13 @@ FASTOPTIM_FLATTEN void adam(T* param, const T* grad, T* exp_avg, T* exp_avg_sq,
                             const adam_step<T>& s) {
     for_each_packet<T>(size, [&](auto tag, std::size_t i) {
         using V = decltype(tag);
+        prefetch_ahead<true, V>(param, i, size);
+        prefetch_ahead<false, V>(grad, i, size);
+        prefetch_ahead<true, V>(exp_avg, i, size);
+        prefetch_ahead<true, V>(exp_avg_sq, i, size);
+        if (s.amsgrad) {
+            prefetch_ahead<true, V>(max_exp_avg_sq, i, size);
+        }
         V p = simd::ploadu<V>(param + i);
         const V g = effective_gradient(simd::ploadu<V>(grad + i), p, s.maximize,
                                        s.coupled_decay, s.weight_decay);
