@@ -11,6 +11,7 @@ import json
 import os
 import tempfile
 import zipfile
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -146,19 +147,11 @@ def _encode_schedule(schedule: Schedule, where: str) -> dict[str, Any]:
             f"{where} is a {type(schedule).__name__} from {module}, which a "
             "checkpoint cannot hold"
         )
-
-    def encode(value: Any, name: str) -> Any:
-        if isinstance(value, Schedule):
-            return _encode_schedule(value, name)
-        if isinstance(value, list):
-            return [encode(item, f"{name}[{i}]") for i, item in enumerate(value)]
-        return value
-
     return {
         "schedule": type(schedule).__name__,
         "module": module,
         "settings": {
-            name: encode(value, f"{where}.{name}")
+            name: _convert_parts(value, f"{where}.{name}", Schedule, _encode_schedule)
             for name, value in schedule._settings()
         },
     }
@@ -181,18 +174,25 @@ def _decode_schedule(encoded: dict[str, Any], where: str) -> Schedule:
     settings = encoded.get("settings", {})
     if not isinstance(settings, dict):
         raise ValueError(f"{where} has settings that are not a dict")
-
-    def decode(value: Any, part: str) -> Any:
-        if isinstance(value, dict):
-            return _decode_schedule(value, part)
-        if isinstance(value, list):
-            return [decode(item, f"{part}[{i}]") for i, item in enumerate(value)]
-        return value
-
     arguments = {
-        key: decode(value, f"{where}.{key}") for key, value in settings.items()
+        key: _convert_parts(value, f"{where}.{key}", dict, _decode_schedule)
+        for key, value in settings.items()
     }
     try:
         return cls(**arguments)
     except (TypeError, ValueError) as error:
         raise ValueError(f"{where}: {error}") from None
+
+
+def _convert_parts(
+    value: Any, where: str, part: type, convert: Callable[[Any, str], Any]
+) -> Any:
+    """A setting with each part schedule in it, alone or in a list, converted."""
+    if isinstance(value, part):
+        return convert(value, where)
+    if isinstance(value, list):
+        return [
+            _convert_parts(item, f"{where}[{i}]", part, convert)
+            for i, item in enumerate(value)
+        ]
+    return value
