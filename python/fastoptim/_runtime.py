@@ -48,9 +48,10 @@ def memory_bandwidth(megabytes: int = 512, repeats: int = 5) -> float:
     """Measure the memory bandwidth, in bytes per second, the way a step uses it.
 
     Streams the accesses of an Adam step, three float32 arrays updated in place and
-    a fourth read (28 bytes an element), over ``megabytes`` in all, far more than
-    any cache, with the current thread count, and returns the best of ``repeats``
-    runs, as STREAM does. Divided by an optimizer's bytes per parameter, it bounds
+    a fourth read (28 bytes an element), over ``megabytes`` in all, with the current
+    thread count, and returns the best of ``repeats`` runs, as STREAM does. The
+    arrays must be well beyond the last-level cache: 512 MB is, on most machines;
+    where the cache comes near that, ask for more. Divided by an optimizer's bytes per parameter, it bounds
     the optimizer's speed on large arrays.
     """
     size = check_positive_int("megabytes", megabytes) * 1 << 20
