@@ -51,8 +51,8 @@ def memory_bandwidth(megabytes: int = 512, repeats: int = 5) -> float:
     a fourth read (28 bytes an element), over ``megabytes`` in all, with the current
     thread count, and returns the best of ``repeats`` runs, as STREAM does. The
     arrays must be well beyond the last-level cache: 512 MB is, on most machines;
-    where the cache comes near that, ask for more. Divided by an optimizer's bytes per parameter, it bounds
-    the optimizer's speed on large arrays.
+    where the cache comes near that, ask for more. Divided by an optimizer's bytes
+    per parameter, it bounds the optimizer's speed on large arrays.
     """
     size = check_positive_int("megabytes", megabytes) * 1 << 20
     return float(_core.memory_bandwidth(size, check_positive_int("repeats", repeats)))
