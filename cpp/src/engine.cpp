@@ -37,8 +37,8 @@ std::size_t element_cost(algorithm kind, const group_settings& settings,
 // a core's L2, and few enough chunks per step that taking one costs nothing.
 std::atomic<std::size_t> chunk_size{1 << 14};
 
-// The unit in which cores pass memory between them: 64 bytes on x86-64 and most ARM
-// cores (128 on Apple's, where this only halves the benefit).
+// The unit in which cores pass memory between them: 64 bytes on x86-64 and most
+// ARM cores.
 constexpr std::size_t cache_line = 64;
 
 // Elements below which a chunk is not split further for threads: taking a chunk

@@ -88,11 +88,11 @@ private:
     void prepare(const std::vector<double>& lrs);
     bool gradients_finite();
     void update_range(const kernel_table& kernels, std::size_t begin, std::size_t end);
-    // visit(index, first, count) for each piece of a parameter with a gradient
-    // among the elements [begin, end) of all parameters end to end.
     // The first element at or after x, of all parameters end to end, that begins a
     // cache line of its parameter, or begins the next parameter.
     std::size_t line_start(std::size_t x) const;
+    // visit(index, first, count) for each piece of a parameter with a gradient
+    // among the elements [begin, end) of all parameters end to end.
     template <class Visit>
     void for_each_slot(std::size_t begin, std::size_t end, Visit&& visit) const;
     void update(const kernel_table& kernels, std::size_t index, std::size_t begin,
