@@ -119,8 +119,6 @@ class ReduceLROnPlateau:
             group_count,
         )
         _check_numeric_lrs(optimizer)
-        if optimizer._plateau() is not None:
-            raise ValueError("optimizer already has a ReduceLROnPlateau attached")
 
         self.optimizer = optimizer
         self.__dict__.update(settings)
@@ -128,8 +126,10 @@ class ReduceLROnPlateau:
         self.num_bad_epochs = 0
         self.cooldown_counter = 0
         self.last_epoch = 0
-        # Progress loaded into the optimizer before this was built carries on here.
         with optimizer._lock:
+            if optimizer._plateau() is not None:
+                raise ValueError("optimizer already has a ReduceLROnPlateau attached")
+            # Progress loaded into the optimizer before this was built carries on.
             pending = optimizer._plateau_state
             if pending is not None:
                 self._restore(pending)
