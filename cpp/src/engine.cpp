@@ -47,9 +47,10 @@ constexpr std::size_t smallest_chunk = 1024;
 
 // Thread t first works through share t of the elements, the same share at every
 // step, so that arrays which fit in the caches stay in the caches of one core from
-// step to step; then it takes what is left of the other shares, so that a thread
-// that starts late or is interrupted holds no one up. Shares and chunks begin where
-// align(x) says, the first element at or after x that starts a cache line: two
+// step to step; then the caller takes what is left of the other shares, so that a
+// thread that starts late or is interrupted holds no one up. When shares are cut
+// into several chunks, every thread takes what is left. Shares and chunks begin
+// where align(x) says, the first element at or after x that starts a cache line: two
 // threads writing the two ends of one line would pass it back and forth.
 template <class Range, class Align>
 void run_chunks(std::size_t total, std::size_t threads,
@@ -64,7 +65,8 @@ void run_chunks(std::size_t total, std::size_t threads,
     // gains from being split. Longer shares are cut into about eight chunks each.
     const std::size_t largest = chunk_size.load(std::memory_order_relaxed);
     const std::size_t share_size = total / threads;
-    const std::size_t chunk = share_size <= largest
+    const bool whole_shares = share_size <= largest;
+    const std::size_t chunk = whole_shares
                                   ? share_size + cache_line
                                   : std::max(std::min(total / (8 * threads), largest),
                                              std::min(smallest_chunk, largest));
@@ -72,26 +74,37 @@ void run_chunks(std::size_t total, std::size_t threads,
         cursors = std::vector<chunk_cursor>(threads);
     }
     for (std::size_t share = 0; share < threads; ++share) {
-        cursors[share].next.store(0, std::memory_order_relaxed);
+        chunk_cursor& cursor = cursors[share];
+        cursor.next.store(0, std::memory_order_relaxed);
+        cursor.first = align(share_size * share);
+        cursor.last = share + 1 == threads ? total : align(share_size * (share + 1));
     }
-    const auto bound = [&](std::size_t share) {
-        return share == threads ? total : align(total / threads * share);
-    };
-    auto task = [&](std::size_t index) {
-        for (std::size_t k = 0; k < threads; ++k) {
-            const std::size_t share = (index + k) % threads;
-            const std::size_t first = bound(share);
-            const std::size_t last = bound(share + 1);
-            for (;;) {
+
+    // On a small step the time a worker takes to start counts: it reads its
+    // share from the cursor it takes a chunk from, and everything else from this
+    // closure, all in a few cache lines, instead of from the caller's frame and the
+    // engine. A whole share is ended by its one chunk, and a worker leaves the
+    // shares of others to the caller, which takes each share it finds untaken: a
+    // worker looking at the caller's share would wait for its cache line to learn
+    // nothing.
+    chunk_cursor* const shares = cursors.data();
+    auto task = [&range, &align, shares, threads, chunk,
+                 whole_shares](std::size_t index) {
+        const std::size_t visits = whole_shares && index > 0 ? 1 : threads;
+        for (std::size_t k = 0; k < visits; ++k) {
+            chunk_cursor& cursor = shares[(index + k) % threads];
+            const std::size_t first = cursor.first;
+            const std::size_t last = cursor.last;
+            for (std::size_t end = first; end < last;) {
                 const std::size_t taken =
-                    cursors[share].next.fetch_add(1, std::memory_order_relaxed);
+                    cursor.next.fetch_add(1, std::memory_order_relaxed);
                 const std::size_t begin =
                     taken == 0 ? first : align(first + taken * chunk);
                 if (begin >= last) {
                     break;
                 }
-                const std::size_t end =
-                    std::min(align(first + (taken + 1) * chunk), last);
+                const std::size_t reach = first + (taken + 1) * chunk;
+                end = reach >= last ? last : std::min(align(reach), last);
                 if (end > begin) {
                     range(begin, end);
                 }

@@ -35,10 +35,13 @@ struct parameter_slot {
     std::size_t type_size() const { return type == precision::float32 ? 4 : 8; }
 };
 
-// How many chunks of one thread's share of a step have been taken; each on a cache
-// line of its own, since each thread counts on its own most of the time.
+// How many chunks of one thread's share of a step have been taken, and where the
+// share lies; each on a cache line of its own, since each thread counts on its own
+// most of the time.
 struct alignas(64) chunk_cursor {
     std::atomic<std::size_t> next{0};
+    std::size_t first = 0;
+    std::size_t last = 0;
 };
 
 struct group_settings {
