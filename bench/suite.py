@@ -226,7 +226,8 @@ class Settings:
     figure. ``budget_seconds`` caps the repetitions of one measurement, which gives
     the big cases fewer of them; ``min_reps`` are taken regardless. The reference
     is not timed on cases above ``reference_max_params`` parameters, where one of
-    its steps takes seconds.
+    its steps takes seconds. The bandwidth probe streams ``bandwidth_megabytes``,
+    or ``bandwidth_cache_multiple`` times the last-level cache where that is more.
     """
 
     warmup_steps: int
@@ -236,6 +237,7 @@ class Settings:
     budget_seconds: float
     reference_max_params: int
     bandwidth_megabytes: int
+    bandwidth_cache_multiple: int
     bandwidth_repeats: int
 
 
@@ -247,6 +249,7 @@ FULL = Settings(
     budget_seconds=0.4,
     reference_max_params=64_000_000,
     bandwidth_megabytes=512,
+    bandwidth_cache_multiple=4,
     bandwidth_repeats=5,
 )
 QUICK = Settings(
@@ -257,6 +260,7 @@ QUICK = Settings(
     budget_seconds=0.01,
     reference_max_params=64_000_000,
     bandwidth_megabytes=512,
+    bandwidth_cache_multiple=0,
     bandwidth_repeats=2,
 )
 
@@ -524,7 +528,7 @@ class Environment:
             self.use_threads(threads)
             bandwidth[threads] = float(
                 self.bandwidth_probe(
-                    megabytes=settings.bandwidth_megabytes,
+                    megabytes=probe_megabytes(settings),
                     repeats=settings.bandwidth_repeats,
                 )
             )
@@ -1297,6 +1301,18 @@ def bandwidth_warnings(
     return warnings
 
 
+def probe_megabytes(settings: Settings) -> int:
+    """The bandwidth probe's size: the settings' megabytes, or more on a big cache.
+
+    Servers with caches of hundreds of megabytes would otherwise keep part of the
+    probe's arrays in cache and read a bandwidth the memory does not have.
+    """
+    cache = last_level_cache_bytes() or 0
+    return max(
+        settings.bandwidth_megabytes, settings.bandwidth_cache_multiple * cache >> 20
+    )
+
+
 def last_level_cache_bytes() -> int | None:
     """The size of the largest CPU cache, from Linux's sysfs; None elsewhere."""
     largest = None
@@ -1330,7 +1346,8 @@ def describe_bounds(
         f"{OPTIMIZERS[key].label} {OPTIMIZERS[key].bytes_float32}" for key in keys
     )
     lines = [
-        f"memory bandwidth (fastoptim.memory_bandwidth, best of two probes): {rates}",
+        f"memory bandwidth (fastoptim.memory_bandwidth over "
+        f"{probe_megabytes(settings)} MB, best of two probes): {rates}",
         f"bytes per parameter per step (float32; float64 doubles them): {per_param}",
     ]
     for threads, rate in bandwidth.items():
@@ -1566,6 +1583,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         },
         "settings": asdict(settings),
         "threads": env.thread_counts,
+        "bandwidth_probe_megabytes": probe_megabytes(settings),
         "bandwidth_bytes_per_second": {str(t): bw for t, bw in bandwidth.items()},
         "bandwidth_probes": {
             when: {str(t): bw for t, bw in probe.items()}

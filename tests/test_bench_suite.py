@@ -8,6 +8,7 @@ and once with both hidden from it, whichever of them this environment has.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 import subprocess
@@ -121,6 +122,7 @@ def test_quick_mode_prints_the_tables_and_writes_the_report(tmp_path, hide_optio
         "fastoptim",
         "settings",
         "threads",
+        "bandwidth_probe_megabytes",
         "bandwidth_bytes_per_second",
         "bandwidth_probes",
         "bytes_per_param",
@@ -168,3 +170,25 @@ def test_quick_mode_prints_the_tables_and_writes_the_report(tmp_path, hide_optio
         assert not png_path.exists()
     else:
         assert png_path.read_bytes().startswith(b"\x89PNG")
+
+
+def load_suite():
+    spec = importlib.util.spec_from_file_location("fastoptim_bench_suite", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up by name
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize(
+    ("cache", "full", "quick"),
+    [(None, 512, 512), (32 * 2**20, 512, 512), (480 * 2**20, 1920, 512)],
+    ids=["unknown", "32MiB", "480MiB"],
+)
+def test_the_full_probe_streams_four_times_a_big_cache(monkeypatch, cache, full, quick):
+    suite = load_suite()
+    monkeypatch.setattr(suite, "last_level_cache_bytes", lambda: cache)
+
+    assert suite.probe_megabytes(suite.FULL) == full
+    assert suite.probe_megabytes(suite.QUICK) == quick
