@@ -332,8 +332,8 @@ public:
     probe_array(std::size_t size, float value)
         : storage_(new float[size + huge_page / sizeof(float)]) {
         const auto address = reinterpret_cast<std::uintptr_t>(storage_.get());
-        data_ = storage_.get() + (huge_page - address % huge_page) % huge_page /
-                                     sizeof(float);
+        data_ = storage_.get() +
+                (huge_page - address % huge_page) % huge_page / sizeof(float);
 #if defined(__linux__) && defined(MADV_HUGEPAGE)
         // Advice only, given before the first touch: where it is refused, the
         // probe runs on small pages.

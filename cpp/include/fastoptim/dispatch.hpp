@@ -13,11 +13,11 @@ namespace fastoptim {
 template <class T>
 struct kernel_set {
     void (*sgd)(T* param, const T* grad, T* buffer, bool first_momentum_step,
-                std::size_t size, const sgd_step<T>& s);
+                std::size_t size, sgd_step<T> s);
     void (*momentum)(T* param, const T* grad, T* velocity, std::size_t size,
-                     const momentum_step<T>& s);
+                     momentum_step<T> s);
     void (*adam)(T* param, const T* grad, T* exp_avg, T* exp_avg_sq, T* max_exp_avg_sq,
-                 std::size_t size, const adam_step<T>& s);
+                 std::size_t size, adam_step<T> s);
     bool (*all_finite)(const T* data, std::size_t size);
     void (*stream_update)(T* a, T* b, T* c, const T* g, std::size_t size, T scale);
 };

@@ -184,101 +184,143 @@ inline V divide_by_scalar(const V& x, T c, double reciprocal) {
     }
 }
 
+// Calls body(std::bool_constant<flag>{}...) for the given runtime flags, so that a
+// kernel's loop is compiled once for each combination and tests none of them per
+// element.
+template <class Body>
+inline void with_flags(Body&& body) {
+    body();
+}
+
+template <class Body, class... Flags>
+inline void with_flags(Body&& body, bool first, Flags... rest) {
+    if (first) {
+        with_flags([&](auto... more) { body(std::true_type{}, more...); }, rest...);
+    } else {
+        with_flags([&](auto... more) { body(std::false_type{}, more...); }, rest...);
+    }
+}
+
+// The kernels take their scalars by value: a reference could alias the arrays they
+// store to, as far as the compiler knows, and every store would reload them.
+
 template <class T>
 FASTOPTIM_FLATTEN void sgd(T* param, const T* grad, T* buffer, bool first_momentum_step,
-                           std::size_t size, const sgd_step<T>& s) {
-    for_each_packet<T>(size, [&](auto tag, std::size_t i) {
-        using V = decltype(tag);
-        prefetch_ahead<true, V>(param, i, size);
-        prefetch_ahead<false, V>(grad, i, size);
-        if (s.has_momentum) {
-            prefetch_ahead<true, V>(buffer, i, size);
-        }
-        const V p = simd::ploadu<V>(param + i);
-        V g = effective_gradient(simd::ploadu<V>(grad + i), p, s.maximize,
-                                 s.has_weight_decay, s.weight_decay);
-        if (s.has_momentum) {
-            V b = g;
-            if (!first_momentum_step) {
-                b = simd::padd(
-                    simd::pmul(simd::ploadu<V>(buffer + i), broadcast<V>(s.momentum)),
-                    simd::pmul(broadcast<V>(s.damping), g));
-            }
-            simd::pstoreu(buffer + i, b);
-            g = s.nesterov ? simd::padd(g, simd::pmul(broadcast<V>(s.momentum), b)) : b;
-        }
-        simd::pstoreu(param + i, simd::padd(p, simd::pmul(broadcast<V>(s.neg_lr), g)));
-    });
+                           std::size_t size, const sgd_step<T> s) {
+    with_flags(
+        [&](auto maximize, auto has_weight_decay, auto has_momentum, auto first,
+            auto nesterov) {
+            for_each_packet<T>(size, [&](auto tag, std::size_t i) {
+                using V = decltype(tag);
+                prefetch_ahead<true, V>(param, i, size);
+                prefetch_ahead<false, V>(grad, i, size);
+                if constexpr (has_momentum) {
+                    prefetch_ahead<true, V>(buffer, i, size);
+                }
+                const V p = simd::ploadu<V>(param + i);
+                V g = effective_gradient(simd::ploadu<V>(grad + i), p, maximize,
+                                         has_weight_decay, s.weight_decay);
+                if constexpr (has_momentum) {
+                    V b = g;
+                    if constexpr (!first) {
+                        b = simd::padd(simd::pmul(simd::ploadu<V>(buffer + i),
+                                                  broadcast<V>(s.momentum)),
+                                       simd::pmul(broadcast<V>(s.damping), g));
+                    }
+                    simd::pstoreu(buffer + i, b);
+                    if constexpr (nesterov) {
+                        g = simd::padd(g, simd::pmul(broadcast<V>(s.momentum), b));
+                    } else {
+                        g = b;
+                    }
+                }
+                simd::pstoreu(param + i,
+                              simd::padd(p, simd::pmul(broadcast<V>(s.neg_lr), g)));
+            });
+        },
+        s.maximize, s.has_weight_decay, s.has_momentum, first_momentum_step,
+        s.nesterov);
 }
 
 template <class T>
 FASTOPTIM_FLATTEN void momentum(T* param, const T* grad, T* velocity, std::size_t size,
-                                const momentum_step<T>& s) {
-    for_each_packet<T>(size, [&](auto tag, std::size_t i) {
-        using V = decltype(tag);
-        prefetch_ahead<true, V>(param, i, size);
-        prefetch_ahead<false, V>(grad, i, size);
-        prefetch_ahead<true, V>(velocity, i, size);
-        const V g = simd::ploadu<V>(grad + i);
-        const V v =
-            simd::padd(simd::pmul(broadcast<V>(s.gamma), simd::ploadu<V>(velocity + i)),
-                       simd::pmul(broadcast<V>(s.lr), g));
-        simd::pstoreu(velocity + i, v);
-        const V step = s.nesterov ? simd::padd(simd::pmul(broadcast<V>(s.gamma), v),
-                                               simd::pmul(broadcast<V>(s.lr), g))
-                                  : v;
-        simd::pstoreu(param + i, simd::psub(simd::ploadu<V>(param + i), step));
-    });
+                                const momentum_step<T> s) {
+    with_flags(
+        [&](auto nesterov) {
+            for_each_packet<T>(size, [&](auto tag, std::size_t i) {
+                using V = decltype(tag);
+                prefetch_ahead<true, V>(param, i, size);
+                prefetch_ahead<false, V>(grad, i, size);
+                prefetch_ahead<true, V>(velocity, i, size);
+                const V g = simd::ploadu<V>(grad + i);
+                const V v = simd::padd(
+                    simd::pmul(broadcast<V>(s.gamma), simd::ploadu<V>(velocity + i)),
+                    simd::pmul(broadcast<V>(s.lr), g));
+                simd::pstoreu(velocity + i, v);
+                V step = v;
+                if constexpr (nesterov) {
+                    step = simd::padd(simd::pmul(broadcast<V>(s.gamma), v),
+                                      simd::pmul(broadcast<V>(s.lr), g));
+                }
+                simd::pstoreu(param + i, simd::psub(simd::ploadu<V>(param + i), step));
+            });
+        },
+        s.nesterov);
 }
 
 template <class T>
 FASTOPTIM_FLATTEN void adam(T* param, const T* grad, T* exp_avg, T* exp_avg_sq,
-                            T* max_exp_avg_sq, std::size_t size,
-                            const adam_step<T>& s) {
-    for_each_packet<T>(size, [&](auto tag, std::size_t i) {
-        using V = decltype(tag);
-        prefetch_ahead<true, V>(param, i, size);
-        prefetch_ahead<false, V>(grad, i, size);
-        prefetch_ahead<true, V>(exp_avg, i, size);
-        prefetch_ahead<true, V>(exp_avg_sq, i, size);
-        if (s.amsgrad) {
-            prefetch_ahead<true, V>(max_exp_avg_sq, i, size);
-        }
-        V p = simd::ploadu<V>(param + i);
-        const V g = effective_gradient(simd::ploadu<V>(grad + i), p, s.maximize,
-                                       s.coupled_decay, s.weight_decay);
-        if (s.decoupled_decay) {
-            p = simd::pmul(p, broadcast<V>(s.decay_factor));
-        }
+                            T* max_exp_avg_sq, std::size_t size, const adam_step<T> s) {
+    with_flags(
+        [&](auto maximize, auto coupled_decay, auto decoupled_decay, auto amsgrad,
+            auto small_weight) {
+            for_each_packet<T>(size, [&](auto tag, std::size_t i) {
+                using V = decltype(tag);
+                prefetch_ahead<true, V>(param, i, size);
+                prefetch_ahead<false, V>(grad, i, size);
+                prefetch_ahead<true, V>(exp_avg, i, size);
+                prefetch_ahead<true, V>(exp_avg_sq, i, size);
+                if constexpr (amsgrad) {
+                    prefetch_ahead<true, V>(max_exp_avg_sq, i, size);
+                }
+                V p = simd::ploadu<V>(param + i);
+                const V g = effective_gradient(simd::ploadu<V>(grad + i), p, maximize,
+                                               coupled_decay, s.weight_decay);
+                if constexpr (decoupled_decay) {
+                    p = simd::pmul(p, broadcast<V>(s.decay_factor));
+                }
 
-        // torch's lerp takes one of two algebraically equal forms by the size of the
-        // weight, and each rounds differently.
-        V m = simd::ploadu<V>(exp_avg + i);
-        if (s.small_weight) {
-            m = simd::padd(m,
-                           simd::pmul(broadcast<V>(s.lerp_weight), simd::psub(g, m)));
-        } else {
-            m = simd::psub(
-                g, simd::pmul(simd::psub(g, m), broadcast<V>(s.lerp_complement)));
-        }
-        V v = simd::padd(
-            simd::pmul(simd::ploadu<V>(exp_avg_sq + i), broadcast<V>(s.beta2)),
-            simd::pmul(simd::pmul(broadcast<V>(s.one_minus_beta2), g), g));
-        simd::pstoreu(exp_avg + i, m);
-        simd::pstoreu(exp_avg_sq + i, v);
-        if (s.amsgrad) {
-            v = simd::pmax<Eigen::PropagateNaN>(simd::ploadu<V>(max_exp_avg_sq + i), v);
-            simd::pstoreu(max_exp_avg_sq + i, v);
-        }
+                // torch's lerp takes one of two algebraically equal forms by the size
+                // of the weight, and each rounds differently.
+                V m = simd::ploadu<V>(exp_avg + i);
+                if constexpr (small_weight) {
+                    m = simd::padd(
+                        m, simd::pmul(broadcast<V>(s.lerp_weight), simd::psub(g, m)));
+                } else {
+                    m = simd::psub(g, simd::pmul(simd::psub(g, m),
+                                                 broadcast<V>(s.lerp_complement)));
+                }
+                V v = simd::padd(
+                    simd::pmul(simd::ploadu<V>(exp_avg_sq + i), broadcast<V>(s.beta2)),
+                    simd::pmul(simd::pmul(broadcast<V>(s.one_minus_beta2), g), g));
+                simd::pstoreu(exp_avg + i, m);
+                simd::pstoreu(exp_avg_sq + i, v);
+                if constexpr (amsgrad) {
+                    v = simd::pmax<Eigen::PropagateNaN>(
+                        simd::ploadu<V>(max_exp_avg_sq + i), v);
+                    simd::pstoreu(max_exp_avg_sq + i, v);
+                }
 
-        const V denom =
-            simd::padd(divide_by_scalar(simd::psqrt(v), s.bias_correction2_sqrt,
-                                        s.bias_correction2_sqrt_reciprocal),
-                       broadcast<V>(s.eps));
-        const V update =
-            simd::pdiv(simd::pmul(broadcast<V>(s.neg_step_size), m), denom);
-        simd::pstoreu(param + i, simd::padd(p, update));
-    });
+                const V denom =
+                    simd::padd(divide_by_scalar(simd::psqrt(v), s.bias_correction2_sqrt,
+                                                s.bias_correction2_sqrt_reciprocal),
+                               broadcast<V>(s.eps));
+                const V update =
+                    simd::pdiv(simd::pmul(broadcast<V>(s.neg_step_size), m), denom);
+                simd::pstoreu(param + i, simd::padd(p, update));
+            });
+        },
+        s.maximize, s.coupled_decay, s.decoupled_decay, s.amsgrad, s.small_weight);
 }
 
 // Whether every element is finite: x * 0 is 0 for a finite x and NaN for an
