@@ -176,6 +176,20 @@ def test_memory_bandwidth_is_measured():
         fo.memory_bandwidth(megabytes=0)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_divider_rate_is_measured(dtype):
+    # Elements per second through a square root and a division: far below a
+    # core's clock rate times its widest vector, far above one a microsecond.
+    assert 1e6 < fo.divider_rate(dtype, repeats=2) < 1e11
+
+
+def test_divider_rate_refuses_other_dtypes_and_repeats():
+    with pytest.raises(ValueError, match="dtype must be float32 or float64, got int32"):
+        fo.divider_rate(np.int32)
+    with pytest.raises(ValueError, match="repeats must be > 0"):
+        fo.divider_rate(np.float32, repeats=0)
+
+
 @pytest.mark.parametrize("threads", [1, 2])
 def test_two_python_threads_step_two_optimizers(engine_settings, threads):
     fo.set_num_threads(threads)

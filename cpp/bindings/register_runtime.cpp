@@ -56,6 +56,18 @@ void register_runtime(py::module_& m) {
             return memory_bandwidth(bytes, repeats);
         },
         py::arg("bytes"), py::arg("repeats"));
+    m.def(
+        "divider_rate",
+        [](const std::string& dtype, int repeats) {
+            if (dtype != "float32" && dtype != "float64") {
+                throw py::value_error("dtype must be float32 or float64, got " + dtype);
+            }
+            const precision type =
+                dtype == "float32" ? precision::float32 : precision::float64;
+            py::gil_scoped_release release;
+            return divider_rate(type, repeats);
+        },
+        py::arg("dtype"), py::arg("repeats"));
     m.attr("compiler") = compiler();
     m.attr("eigen_version") = std::to_string(EIGEN_WORLD_VERSION) + "." +
                               std::to_string(EIGEN_MAJOR_VERSION) + "." +

@@ -383,4 +383,39 @@ double memory_bandwidth(std::size_t bytes, int repeats) {
     return best;
 }
 
+namespace {
+
+template <class T>
+double divider_rate_as(const kernel_set<T>& kernels, int repeats) {
+    // 16 KB of input and as much output: in every core's first-level cache. Each
+    // run is long enough for the timer's resolution not to matter.
+    constexpr std::size_t size = 2048;
+    constexpr int passes = 64;
+    std::vector<T> x(size);
+    std::vector<T> out(size);
+    for (std::size_t i = 0; i < size; ++i) {
+        x[i] = T(1) + static_cast<T>(i) / T(size);
+    }
+    kernels.root_and_divide(x.data(), out.data(), size);
+    double best = 0.0;
+    for (int run = 0; run < std::max(repeats, 1); ++run) {
+        const auto start = std::chrono::steady_clock::now();
+        for (int pass = 0; pass < passes; ++pass) {
+            kernels.root_and_divide(x.data(), out.data(), size);
+        }
+        const std::chrono::duration<double> seconds =
+            std::chrono::steady_clock::now() - start;
+        best = std::max(best, static_cast<double>(size * passes) / seconds.count());
+    }
+    return best;
+}
+
+}  // namespace
+
+double divider_rate(precision type, int repeats) {
+    const kernel_table& kernels = active_kernels();
+    return type == precision::float32 ? divider_rate_as(kernels.float32, repeats)
+                                      : divider_rate_as(kernels.float64, repeats);
+}
+
 }  // namespace fastoptim

@@ -15,8 +15,8 @@ namespace isa = FASTOPTIM_KERNEL_NAMESPACE;
 
 template <class T>
 constexpr kernel_set<T> kernels_of() {
-    return {&isa::sgd<T>, &isa::momentum<T>, &isa::adam<T>, &isa::all_finite<T>,
-            &isa::stream_update<T>};
+    return {&isa::sgd<T>,        &isa::momentum<T>,      &isa::adam<T>,
+            &isa::all_finite<T>, &isa::stream_update<T>, &isa::root_and_divide<T>};
 }
 
 const kernel_table& FASTOPTIM_CONCAT(kernels_, FASTOPTIM_KERNEL_NAMESPACE)() {

@@ -14,6 +14,7 @@ from ._core import __version__
 from ._runtime import (
     _check_environment,
     build_info,
+    divider_rate,
     get_num_threads,
     memory_bandwidth,
     set_num_threads,
@@ -27,6 +28,7 @@ __all__ = [
     "Momentum",
     "__version__",
     "build_info",
+    "divider_rate",
     "get_num_threads",
     "memory_bandwidth",
     "reference",

@@ -6,6 +6,9 @@ import os
 import warnings
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+
 from . import _core
 from ._checks import check_positive_int
 
@@ -56,6 +59,22 @@ def memory_bandwidth(megabytes: int = 512, repeats: int = 5) -> float:
     """
     size = check_positive_int("megabytes", megabytes) * 1 << 20
     return float(_core.memory_bandwidth(size, check_positive_int("repeats", repeats)))
+
+
+def divider_rate(dtype: npt.DTypeLike = np.float32, repeats: int = 5) -> float:
+    """Measure how many elements per second one core takes through Adam's divider.
+
+    Times ``x / (sqrt(x) + 1)``, one exactly rounded square root and one exactly
+    rounded division per element, over arrays in cache, on the calling thread, with
+    the kernels in use, and returns the best of ``repeats`` runs in elements per
+    second. An Adam step rounded as torch.optim rounds it does at least this much
+    arithmetic per parameter, on hardware where only the divider rounds both
+    exactly, so on arrays in cache ``size / (rate * threads)`` bounds its time.
+    """
+    name = np.dtype(dtype).name
+    if name not in ("float32", "float64"):
+        raise ValueError(f"dtype must be float32 or float64, got {name}")
+    return float(_core.divider_rate(name, check_positive_int("repeats", repeats)))
 
 
 def _check_environment() -> None:

@@ -20,6 +20,7 @@ struct kernel_set {
                  std::size_t size, adam_step<T> s);
     bool (*all_finite)(const T* data, std::size_t size);
     void (*stream_update)(T* a, T* b, T* c, const T* g, std::size_t size, T scale);
+    void (*root_and_divide)(const T* x, T* out, std::size_t size);
 };
 
 struct kernel_table {

@@ -131,4 +131,10 @@ void set_chunk_elements(std::size_t elements);
 // read) over arrays of this many bytes in all, on the shared pool.
 double memory_bandwidth(std::size_t bytes, int repeats);
 
+// Elements per second that the calling thread takes through one exactly rounded
+// square root and one exactly rounded division each, in the given precision: the
+// best of several runs over arrays in cache. Any exact Adam step does at least this
+// per element, so it bounds Adam where memory does not.
+double divider_rate(precision type, int repeats);
+
 }  // namespace fastoptim

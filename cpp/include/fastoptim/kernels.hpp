@@ -362,4 +362,17 @@ FASTOPTIM_FLATTEN void stream_update(T* a, T* b, T* c, const T* g, std::size_t s
     });
 }
 
+// The divider probe's stream: out = x / (sqrt(x) + 1), one exactly rounded square
+// root and one exactly rounded division per element, the arithmetic of an Adam step
+// that no exact kernel can do without, over arrays small enough to stay in cache.
+template <class T>
+FASTOPTIM_FLATTEN void root_and_divide(const T* x, T* out, std::size_t size) {
+    for_each_packet<T>(size, [&](auto tag, std::size_t i) {
+        using V = decltype(tag);
+        const V value = simd::ploadu<V>(x + i);
+        simd::pstoreu(out + i, simd::pdiv(value, simd::padd(simd::psqrt(value),
+                                                            broadcast<V>(T(1)))));
+    });
+}
+
 }  // namespace fastoptim::FASTOPTIM_KERNEL_NAMESPACE
