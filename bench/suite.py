@@ -466,6 +466,7 @@ class Environment:
         self.set_threads = getattr(fastoptim, "set_num_threads", None)
         self.get_threads = getattr(fastoptim, "get_num_threads", None)
         self.bandwidth_probe = getattr(fastoptim, "memory_bandwidth", None)
+        self.divider_probe = getattr(fastoptim, "divider_rate", None)
         build_info = getattr(fastoptim, "build_info", None)
         self.build_info: dict[str, Any] = dict(build_info()) if build_info else {}
 
@@ -533,6 +534,17 @@ class Environment:
                 )
             )
         return bandwidth
+
+    def measure_divider(
+        self, dtypes: Sequence[str], settings: Settings
+    ) -> dict[str, float | None]:
+        """Elements per second one core takes through Adam's exact divisions."""
+        if self.divider_probe is None:
+            return dict.fromkeys(dtypes)
+        return {
+            dtype: float(self.divider_probe(dtype, repeats=settings.bandwidth_repeats))
+            for dtype in dtypes
+        }
 
 
 def bytes_per_param(key: str, dtype: str) -> int:
@@ -840,9 +852,59 @@ def check_agreement(
     return warnings
 
 
+# The implementations that stream each array once per step, as the bound assumes:
+# their parameters per second turn into bytes per second actually moved.
+SINGLE_PASS = ("fastoptim", "torch_fused")
+
+# Adam's update takes an exactly rounded square root and division per parameter.
+DIVIDING = ("adam", "adamw")
+
+
+def least_step_seconds(
+    row: Row,
+    rows: Sequence[Row],
+    bandwidth: dict[int, float | None],
+    divider: dict[str, float | None],
+) -> float | None:
+    """The least time a step of the row's case could take here, as this run saw.
+
+    Memory: the bytes the step must move, at the fastest rate at which anything in
+    this run streamed on as many threads over as many parameters or more: the
+    bandwidth probe, or an implementation that streams once per step. Arithmetic,
+    for Adam and AdamW: one exact square root and division per parameter at the
+    rate ``fastoptim.divider_rate`` measured, the threads sharing them perfectly.
+    The larger of the two; None when neither was measured.
+    """
+    rates = [bandwidth.get(row.threads)]
+    for other in rows:
+        if other.threads != row.threads or other.params < row.params:
+            continue
+        moved = other.params * bytes_per_param(other.optimizer, other.dtype)
+        for name in SINGLE_PASS:
+            median = other.timings[name].median
+            if median:
+                rates.append(moved / median)
+    floors = []
+    measured = [rate for rate in rates if rate]
+    if measured:
+        floors.append(
+            row.params * bytes_per_param(row.optimizer, row.dtype) / max(measured)
+        )
+    rate = divider.get(row.dtype)
+    if rate and row.optimizer in DIVIDING:
+        floors.append(row.params / (rate * row.threads))
+    return max(floors) if floors else None
+
+
 @dataclass
 class Target:
-    """One of the team's goals, with the figure this run measured for it."""
+    """One of the team's goals, with the figure this run measured for it.
+
+    ``ceiling`` is the best figure this run shows possible for the same row: for a
+    time, the least step time; for a ratio, the baseline's time over that least
+    time (see ``least_step_seconds``); None for the fraction of the bound, which is
+    its own ceiling. A goal past the ceiling is out of reach on this machine.
+    """
 
     optimizer: str
     name: str
@@ -854,11 +916,18 @@ class Target:
     below: bool
     # The row the value comes from, or why there is none.
     where: str
+    ceiling: float | None = None
     met: bool | None = None
+    within_reach: bool | None = None
 
     def __post_init__(self) -> None:
         if self.value is not None:
-            self.met = self.value < self.goal if self.below else self.value >= self.goal
+            self.met = self.reaches(self.value)
+        if self.ceiling is not None:
+            self.within_reach = self.reaches(self.ceiling)
+
+    def reaches(self, figure: float) -> bool:
+        return figure < self.goal if self.below else figure >= self.goal
 
 
 def row_value(row: Row, metric: str) -> float | None:
@@ -869,14 +938,31 @@ def row_value(row: Row, metric: str) -> float | None:
     return row.ratios[metric.removeprefix("x ")]
 
 
+def ceiling_of(
+    row: Row, metric: str, least_seconds: Callable[[Row], float | None]
+) -> float | None:
+    """The best figure of the metric that the row's least step time allows."""
+    least = least_seconds(row)
+    if least is None or metric == "fraction_of_bound":
+        return None
+    if metric == "seconds_per_step":
+        return least
+    theirs = row.timings[metric.removeprefix("x ")].median
+    return None if theirs is None else theirs / least
+
+
 def compute_targets(
-    rows: Sequence[Row], keys: Sequence[str], threads: int
+    rows: Sequence[Row],
+    keys: Sequence[str],
+    threads: int,
+    least_seconds: Callable[[Row], float | None] = lambda row: None,
 ) -> list[Target]:
     """The team's headline goals, each read from this run's rows.
 
     Each is for float32 on all threads, the default use, except the ratio to the
     reference: that one is the worst single array of 1e5 parameters or more, over
-    both dtypes, since the goal is for every size from there on.
+    both dtypes, since the goal is for every size from there on. ``least_seconds``
+    gives a row's least possible step time, from which each target's ceiling comes.
     """
     by_key = {(row.case, row.optimizer, row.dtype, row.threads): row for row in rows}
 
@@ -887,7 +973,10 @@ def compute_targets(
         if value is None:
             where += " not timed" if row is None else " has no figure"
         below = metric == "seconds_per_step"
-        return Target(OPTIMIZERS[key].label, name, metric, value, goal, below, where)
+        ceiling = None if row is None else ceiling_of(row, metric, least_seconds)
+        return Target(
+            OPTIMIZERS[key].label, name, metric, value, goal, below, where, ceiling
+        )
 
     def worst_against_reference(key: str) -> Target:
         candidates = [
@@ -908,8 +997,16 @@ def compute_targets(
         worst = min(candidates, key=lambda row: row.ratios["reference"] or math.inf)
         where = f"{worst.case} {SHORT_DTYPES[worst.dtype]} {threads}t"
         value = worst.ratios["reference"]
+        ceiling = ceiling_of(worst, "x reference", least_seconds)
         return Target(
-            OPTIMIZERS[key].label, name, "x reference", value, 20.0, False, where
+            OPTIMIZERS[key].label,
+            name,
+            "x reference",
+            value,
+            20.0,
+            False,
+            where,
+            ceiling,
         )
 
     targets = []
@@ -1052,8 +1149,15 @@ def format_target_value(target: Target, value: float) -> str:
 
 
 def format_targets(targets: Sequence[Target]) -> list[str]:
-    columns = (("optimizer", 12), ("target", 32), ("measured", 8), ("goal", 8))
-    header = "  ".join(f"{name:<{width}}" for name, width in columns) + "  met  from"
+    columns = (
+        ("optimizer", 12),
+        ("target", 32),
+        ("measured", 8),
+        ("goal", 8),
+        ("ceiling", 8),
+        ("met", 12),
+    )
+    header = "  ".join(f"{name:<{width}}" for name, width in columns) + "  from"
     lines = [header, "-" * len(header)]
     for target in targets:
         measured = (
@@ -1061,10 +1165,17 @@ def format_targets(targets: Sequence[Target]) -> list[str]:
         )
         sign = "<" if target.below else ">="
         goal = f"{sign} {format_target_value(target, target.goal)}"
+        ceiling = (
+            "-"
+            if target.ceiling is None
+            else format_target_value(target, target.ceiling)
+        )
         met = {True: "yes", False: "no", None: "n/a"}[target.met]
-        cells = (target.optimizer, target.name, measured, goal)
+        if target.met is False and target.within_reach is False:
+            met = "out of reach"
+        cells = (target.optimizer, target.name, measured, goal, ceiling, met)
         line = "  ".join(f"{cell:<{width}}" for cell, (_, width) in zip(cells, columns))
-        lines.append(f"{line}  {met:<3}  {target.where}")
+        lines.append(f"{line}  {target.where}")
     return lines
 
 
@@ -1332,6 +1443,7 @@ def last_level_cache_bytes() -> int | None:
 
 def describe_bounds(
     bandwidth: dict[int, float | None],
+    divider: dict[str, float | None],
     keys: Sequence[str],
     dtypes: Sequence[str],
     settings: Settings,
@@ -1359,6 +1471,14 @@ def describe_bounds(
             for key, bound in bounds.items()
         )
         lines.append(f"bound on {threads} thread(s), {dtypes[0]}, params/s: {listed}")
+    rates = ", ".join(
+        f"{dtype} {format_rate(rate)}" for dtype, rate in divider.items() if rate
+    )
+    if rates and any(key in DIVIDING for key in keys):
+        lines.append(
+            "exact square root and division (fastoptim.divider_rate, one thread), "
+            f"elements/s: {rates}"
+        )
     reps = (
         f"{settings.min_reps}"
         if settings.min_reps == settings.max_reps
@@ -1488,6 +1608,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # The probe runs before and after the timings and the better reading is kept:
     # a neighbour busy during one probe would otherwise lower every bound.
     probes = {"start": env.measure_bandwidth(settings)}
+    divider = env.measure_divider(dtypes, settings)
     progress = Progress(planned(cases, keys, dtypes, env))
     try:
         rows, run_warnings = run(cases, keys, dtypes, env, settings, progress)
@@ -1502,15 +1623,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"warning: {warning}", file=sys.stderr)
     warnings += found
 
-    for line in describe_bounds(bandwidth, keys, dtypes, settings, args.quick):
+    for line in describe_bounds(bandwidth, divider, keys, dtypes, settings, args.quick):
         print(line)
     print()
     for line in format_table(rows, cases):
         print(line)
-    targets = compute_targets(rows, keys, most)
+    targets = compute_targets(
+        rows,
+        keys,
+        most,
+        partial(least_step_seconds, rows=rows, bandwidth=bandwidth, divider=divider),
+    )
     print(f"targets (float32, {most} thread(s); informational, never a failure)")
     for line in format_targets(targets):
         print(line)
+    print(
+        "ceiling: the figure of a step as short as this run shows possible: its bytes "
+        "at the fastest rate anything\nstreamed here on as many threads over as many "
+        "parameters or more, its divisions (Adam) at the divider's rate;\nout of "
+        "reach: even the ceiling misses the goal"
+    )
     print()
 
     notes = list(env.notes)
@@ -1580,6 +1712,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "build_info": env.build_info,
             "has_set_num_threads": env.set_threads is not None,
             "has_memory_bandwidth": env.bandwidth_probe is not None,
+            "has_divider_rate": env.divider_probe is not None,
         },
         "settings": asdict(settings),
         "threads": env.thread_counts,
@@ -1589,6 +1722,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             when: {str(t): bw for t, bw in probe.items()}
             for when, probe in probes.items()
         },
+        "divider_elements_per_second": divider,
         "bytes_per_param": {
             key: {dtype: bytes_per_param(key, dtype) for dtype in DTYPES}
             for key in keys

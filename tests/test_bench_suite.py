@@ -110,7 +110,9 @@ def test_quick_mode_prints_the_tables_and_writes_the_report(tmp_path, hide_optio
     targets_title = next(
         i for i, line in enumerate(lines) if line.startswith("targets")
     )
-    assert lines[targets_title + 1].split()[:2] == ["optimizer", "target"]
+    assert lines[targets_title + 1].split() == [
+        *["optimizer", "target", "measured", "goal", "ceiling", "met", "from"]
+    ]
     target_lines = lines[targets_title + 3 : targets_title + 3 + len(report["targets"])]
     for line, target in zip(target_lines, report["targets"]):
         assert line.startswith(target["optimizer"])
@@ -125,6 +127,7 @@ def test_quick_mode_prints_the_tables_and_writes_the_report(tmp_path, hide_optio
         "bandwidth_probe_megabytes",
         "bandwidth_bytes_per_second",
         "bandwidth_probes",
+        "divider_elements_per_second",
         "bytes_per_param",
         "cases",
         "results",
@@ -157,7 +160,12 @@ def test_quick_mode_prints_the_tables_and_writes_the_report(tmp_path, hide_optio
                 )
         assert result["timings"]["fastoptim"]["status"] == "ok"
     for target in report["targets"]:
-        assert {"optimizer", "name", "value", "goal", "met", "where"} <= target.keys()
+        assert {
+            *["optimizer", "name", "value", "goal", "met", "where"],
+            *["ceiling", "within_reach"],
+        } <= target.keys()
+    for rate in report["divider_elements_per_second"].values():
+        assert rate > 0
 
     if hide_optional:
         for result in report["results"]:
@@ -192,3 +200,48 @@ def test_the_full_probe_streams_four_times_a_big_cache(monkeypatch, cache, full,
 
     assert suite.probe_megabytes(suite.FULL) == full
     assert suite.probe_megabytes(suite.QUICK) == quick
+
+
+def fake_row(suite, case, key, threads, params, fastoptim_seconds, reference_seconds):
+    timings = {name: suite.Measurement(status="n/a") for name in suite.IMPLEMENTATIONS}
+    timings["fastoptim"] = suite.Measurement(status="ok", median=fastoptim_seconds)
+    timings["reference"] = suite.Measurement(status="ok", median=reference_seconds)
+    shapes = ((params,),)
+    return suite.make_row(
+        suite.Case(case, case, shapes), key, "float32", threads, timings
+    )
+
+
+def test_the_ceiling_comes_from_the_fastest_stream_and_the_divider():
+    suite = load_suite()
+    # SGD moves 12 bytes a parameter: 1.2 MB in 10 us is 120 GB/s, the fastest
+    # stream here, though the probe reads only 50 GB/s from main memory.
+    sgd = fake_row(suite, "1e5", "sgd", 2, 100_000, 10e-6, 100e-6)
+    adam = fake_row(suite, "1e5", "adam", 2, 100_000, 40e-6, 600e-6)
+    # A larger case's rate counts, a smaller one's does not: it may sit in a cache
+    # the larger case does not fit in.
+    small = fake_row(suite, "1e3", "sgd", 2, 1000, 10e-9, 1e-6)
+    rows = [sgd, adam, small]
+    bandwidth = {2: 50e9}
+
+    def least(row, divider):
+        return suite.least_step_seconds(row, rows, bandwidth, divider)
+
+    assert least(sgd, {}) == pytest.approx(10e-6)
+    assert least(sgd, {"float32": 1.0}) == pytest.approx(10e-6)
+    # Adam's 2.8 MB at 120 GB/s take 23 us; its divisions, 1e5 on 2 threads at 1e9
+    # a second each, take longer: 50 us.
+    assert least(adam, {}) == pytest.approx(2.8e6 / 120e9)
+    assert least(adam, {"float32": 1e9}) == pytest.approx(50e-6)
+
+    for divider, ceiling in (({}, 600e-6 * 120e9 / 2.8e6), ({"float32": 1e9}, 12.0)):
+        targets = suite.compute_targets(
+            rows, ["adam"], 2, lambda row, divider=divider: least(row, divider)
+        )
+        against_reference = targets[-1]
+        assert against_reference.name == "x reference, worst array >= 1e5"
+        assert against_reference.value == pytest.approx(15.0)
+        assert against_reference.met is False
+        assert against_reference.ceiling == pytest.approx(ceiling)
+        assert against_reference.within_reach is (ceiling >= 20)
+    assert "out of reach" in suite.format_targets(targets)[-1]
