@@ -1203,13 +1203,15 @@ def plot(
     keys: Sequence[str],
     dtypes: Sequence[str],
     bandwidths: dict[int, float | None],
+    divider: dict[str, float | None],
     path: Path,
 ) -> None:
     """Plot parameters per second against size, one panel per optimizer and dtype.
 
     Lines join the single arrays; the parameter lists are lone markers at their
     total size. The bars span the fastest and slowest repetitions. The horizontal
-    lines are the memory bandwidth bounds.
+    lines are the memory bandwidth bounds and, for Adam, the divider's: the second
+    roof, which arrays in cache meet instead of the first.
     """
     import matplotlib
 
@@ -1244,6 +1246,9 @@ def plot(
                     axis.axhline(bounds[0], color="black", linestyle=style, lw=1)
                 if count == 1:
                     break
+            rate = divider.get(dtype)
+            if rate and key in DIVIDING:
+                axis.axhline(rate * most, color="purple", linestyle="-.", lw=1)
             axis.set_xscale("log")
             axis.set_yscale("log")
             # Labels like 1G and 1e6 stay short enough for small panels; the minor
@@ -1281,6 +1286,16 @@ def plot(
         handles.append(
             Line2D(
                 [], [], color="black", linestyle=":", label="bandwidth bound, 1 thread"
+            )
+        )
+    if any(divider.values()) and any(key in DIVIDING for key in keys):
+        handles.append(
+            Line2D(
+                [],
+                [],
+                color="purple",
+                linestyle="-.",
+                label=f"divider bound (Adam), {most} thread(s)",
             )
         )
     handles += [
@@ -1683,7 +1698,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     else:
         args.png.parent.mkdir(parents=True, exist_ok=True)
-        plot(rows, cases, keys, dtypes, bandwidth, args.png)
+        plot(rows, cases, keys, dtypes, bandwidth, divider, args.png)
         png = args.png
     for note in notes:
         print(f"note: {note}")
