@@ -176,6 +176,18 @@ def test_memory_bandwidth_is_measured():
         fo.memory_bandwidth(megabytes=0)
 
 
+def test_bandwidth_probe_is_read_again_and_again(engine_settings):
+    probe = fo.BandwidthProbe(megabytes=8)
+    assert probe.megabytes == 8
+    for threads in (1, 2):
+        fo.set_num_threads(threads)
+        assert 1e8 < probe.measure() < 1e13
+    with pytest.raises(ValueError, match="megabytes must be > 0"):
+        fo.BandwidthProbe(megabytes=0)
+    with pytest.raises(TypeError, match="megabytes must be an int"):
+        fo.BandwidthProbe(megabytes=1.5)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_divider_rate_is_measured(dtype):
     # Elements per second through a square root and a division: far below a

@@ -5,6 +5,7 @@
 
 #include <Eigen/Core>
 
+#include <memory>
 #include <string>
 
 #include "register.hpp"
@@ -56,6 +57,16 @@ void register_runtime(py::module_& m) {
             return memory_bandwidth(bytes, repeats);
         },
         py::arg("bytes"), py::arg("repeats"));
+    py::class_<bandwidth_probe>(m, "BandwidthProbe")
+        .def(py::init([](std::size_t bytes) {
+                 // Allocating and touching the arrays takes a while: let other Python
+                 // threads run meanwhile.
+                 py::gil_scoped_release release;
+                 return std::make_unique<bandwidth_probe>(bytes);
+             }),
+             py::arg("bytes"))
+        .def("run", &bandwidth_probe::run, py::call_guard<py::gil_scoped_release>())
+        .def_property_readonly("bytes", &bandwidth_probe::bytes);
     m.def(
         "divider_rate",
         [](const std::string& dtype, int repeats) {

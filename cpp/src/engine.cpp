@@ -322,63 +322,53 @@ bool engine::step(const std::vector<double>& lrs, bool skip_nonfinite) {
     return true;
 }
 
-// One of the probe's arrays, laid out as NumPy lays out a large array: on Linux,
-// NumPy asks for transparent huge pages, and on 4 KiB pages the hardware
-// prefetchers stop at every page boundary, so a probe on small pages reads a
-// bandwidth that depends on where the pages landed (from 19 to 45 GB/s on one
-// core of one machine) while the steps it is meant to bound stream steadily.
-class probe_array {
-public:
-    probe_array(std::size_t size, float value)
-        : storage_(new float[size + huge_page / sizeof(float)]) {
-        const auto address = reinterpret_cast<std::uintptr_t>(storage_.get());
-        data_ = storage_.get() +
-                (huge_page - address % huge_page) % huge_page / sizeof(float);
+bandwidth_probe::array::array(std::size_t size, float value)
+    : storage(new float[size + huge_page / sizeof(float)]) {
+    const auto address = reinterpret_cast<std::uintptr_t>(storage.get());
+    data =
+        storage.get() + (huge_page - address % huge_page) % huge_page / sizeof(float);
 #if defined(__linux__) && defined(MADV_HUGEPAGE)
-        // Advice only, given before the first touch: where it is refused, the
-        // probe runs on small pages.
-        static_cast<void>(madvise(data_, size * sizeof(float), MADV_HUGEPAGE));
+    // Advice only, given before the first touch: where it is refused, the probe
+    // runs on small pages.
+    static_cast<void>(madvise(data, size * sizeof(float), MADV_HUGEPAGE));
 #endif
-        std::fill(data_, data_ + size, value);
-    }
+    std::fill(data, data + size, value);
+}
 
-    float* data() { return data_; }
+bandwidth_probe::bandwidth_probe(std::size_t bytes)
+    : size_(std::max<std::size_t>(bytes / (4 * sizeof(float)), 1)),
+      a_(size_, 1.0f),
+      b_(size_, 1.0f),
+      c_(size_, 1.0f),
+      g_(size_, 1e-7f) {
+    // The first pass faults in whatever pages the fill left unmapped.
+    run();
+}
 
-private:
-    static constexpr std::size_t huge_page = std::size_t{2} << 20;
-    std::unique_ptr<float[]> storage_;
-    float* data_;
-};
-
-double memory_bandwidth(std::size_t bytes, int repeats) {
-    // Four float32 arrays, three updated in place and one read: 28 bytes an element
-    // cross the bus, as in an Adam step.
+double bandwidth_probe::run() {
+    // Three float32 arrays updated in place and one read: 28 bytes an element cross
+    // the bus, as in an Adam step.
     constexpr std::size_t bytes_per_element = 7 * sizeof(float);
-    const std::size_t size = std::max<std::size_t>(bytes / (4 * sizeof(float)), 1);
-    probe_array a(size, 1.0f);
-    probe_array b(size, 1.0f);
-    probe_array c(size, 1.0f);
-    probe_array g(size, 1e-7f);
     const kernel_table& kernels = active_kernels();
-    std::vector<chunk_cursor> cursors;
     const auto stream = [&](std::size_t begin, std::size_t end) {
-        kernels.float32.stream_update(a.data() + begin, b.data() + begin,
-                                      c.data() + begin, g.data() + begin, end - begin,
-                                      1e-3f);
+        kernels.float32.stream_update(a_.data + begin, b_.data + begin, c_.data + begin,
+                                      g_.data + begin, end - begin, 1e-3f);
     };
-    const std::size_t threads = shared_pool()->size();
-
     // Far more elements than threads: where a chunk starts does not matter here.
     const auto anywhere = [](std::size_t x) { return x; };
-    run_chunks(size, threads, cursors, stream, anywhere);
+    const std::size_t threads = shared_pool()->size();
+    const auto start = std::chrono::steady_clock::now();
+    run_chunks(size_, threads, cursors_, stream, anywhere);
+    const std::chrono::duration<double> seconds =
+        std::chrono::steady_clock::now() - start;
+    return static_cast<double>(bytes_per_element * size_) / seconds.count();
+}
+
+double memory_bandwidth(std::size_t bytes, int repeats) {
+    bandwidth_probe probe(bytes);
     double best = 0.0;
     for (int run = 0; run < std::max(repeats, 1); ++run) {
-        const auto start = std::chrono::steady_clock::now();
-        run_chunks(size, threads, cursors, stream, anywhere);
-        const std::chrono::duration<double> seconds =
-            std::chrono::steady_clock::now() - start;
-        best = std::max(
-            best, static_cast<double>(bytes_per_element * size) / seconds.count());
+        best = std::max(best, probe.run());
     }
     return best;
 }

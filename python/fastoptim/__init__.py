@@ -12,6 +12,7 @@ array([0., 0., 0.], dtype=float32)
 from . import reference, schedules
 from ._core import __version__
 from ._runtime import (
+    BandwidthProbe,
     _check_environment,
     build_info,
     divider_rate,
@@ -23,6 +24,7 @@ from .optimizers import SGD, Adam, AdamW, Momentum
 
 __all__ = [
     "SGD",
+    "BandwidthProbe",
     "Adam",
     "AdamW",
     "Momentum",

@@ -61,6 +61,29 @@ def memory_bandwidth(megabytes: int = 512, repeats: int = 5) -> float:
     return float(_core.memory_bandwidth(size, check_positive_int("repeats", repeats)))
 
 
+class BandwidthProbe:
+    """The stream of :func:`memory_bandwidth`, kept to be read between other work.
+
+    Allocates the probe's arrays, ``megabytes`` in all, once; each :meth:`measure`
+    streams them once with the current thread count and returns the bytes per
+    second. Where the bandwidth a machine gives drifts with what its neighbours do,
+    a benchmark that reads the probe between its own timings compares each with
+    the bandwidth of its moment.
+    """
+
+    def __init__(self, megabytes: int = 512) -> None:
+        size = check_positive_int("megabytes", megabytes) * 1 << 20
+        self._probe = _core.BandwidthProbe(size)
+
+    @property
+    def megabytes(self) -> int:
+        return int(self._probe.bytes) >> 20
+
+    def measure(self) -> float:
+        """Bytes per second of one pass over the probe's arrays."""
+        return float(self._probe.run())
+
+
 def divider_rate(dtype: npt.DTypeLike = np.float32, repeats: int = 5) -> float:
     """Measure how many elements per second one core takes through Adam's divider.
 

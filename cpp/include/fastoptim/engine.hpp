@@ -14,6 +14,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <vector>
 
@@ -126,9 +127,42 @@ void set_parallel_threshold(std::size_t nanoseconds);
 std::size_t chunk_elements();
 void set_chunk_elements(std::size_t elements);
 
-// Bytes per second that a step can move: the best of several runs, like STREAM, of
-// a stream with an Adam step's accesses (three float32 arrays updated in place, one
-// read) over arrays of this many bytes in all, on the shared pool.
+// A stream with an Adam step's accesses, three float32 arrays updated in place and
+// one read, over arrays of this many bytes in all, kept from run to run so that a
+// benchmark can read the bandwidth between its own timings.
+//
+// The arrays are laid out as NumPy lays out a large array: on Linux, NumPy asks for
+// transparent huge pages, and on 4 KiB pages, where the hardware prefetchers stop
+// at every page, the probe read a bandwidth that depended on where its pages landed
+// (from 19 to 45 GB/s on one core of one machine) while the steps it is meant to
+// bound streamed steadily.
+class bandwidth_probe {
+public:
+    explicit bandwidth_probe(std::size_t bytes);
+
+    // Bytes per second of one pass on the shared pool.
+    double run();
+
+    std::size_t bytes() const { return 4 * sizeof(float) * size_; }
+
+private:
+    struct array {
+        static constexpr std::size_t huge_page = std::size_t{2} << 20;
+        array(std::size_t size, float value);
+        std::unique_ptr<float[]> storage;
+        float* data;
+    };
+
+    std::size_t size_;
+    array a_;
+    array b_;
+    array c_;
+    array g_;
+    std::vector<chunk_cursor> cursors_;
+};
+
+// Bytes per second that a step can move: the best of several runs of the probe,
+// as STREAM takes.
 double memory_bandwidth(std::size_t bytes, int repeats);
 
 // Elements per second that the calling thread takes through one exactly rounded
