@@ -284,51 +284,77 @@ class Measurement:
     per_rep: list[float] = field(default_factory=list)
 
 
-def time_steps(
-    step: Callable[[], Any], settings: Settings, calls_made: int = 0
-) -> Measurement:
-    """Time ``step`` after a warm-up, in batches, and summarize the repetitions.
+def time_interleaved(
+    steps: dict[str, Callable[[], Any]],
+    settings: Settings,
+    probe: Callable[[], float] | None = None,
+) -> tuple[dict[str, Measurement], list[float]]:
+    """Time each step after a warm-up, in rounds that take one batch of each.
 
-    ``calls_made`` steps already taken count towards the warm-up. The first call
-    pays for allocating and touching fresh optimizer state, so the batch is sized on
-    the fastest of the later warm-up calls; at least one is always made.
+    A shared machine's speed drifts from one second to the next (its memory
+    bandwidth by a factor of two), so the implementations compared on a line take
+    turns: each round times one batch of every step, in an order that rotates from
+    round to round, and ``probe``, when given, reads the memory bandwidth once in
+    each round as well. Repetition ``i`` of every measurement comes from round
+    ``i``, and the readings of the probe are returned in round order.
+
+    Each step has already been called once, which allocated and touched its
+    optimizer state; the warm-up calls after it size each step's batch, which runs
+    at least ``min_rep_seconds``.
     """
-    single = math.inf
-    for _ in range(max(1, settings.warmup_steps - calls_made)):
-        start = time.perf_counter()
-        step()
-        single = min(single, time.perf_counter() - start)
-    single = max(single, 1e-9)
-
-    batch = max(1, math.ceil(settings.min_rep_seconds / single))
-    affordable = int(settings.budget_seconds / (batch * single))
+    single: dict[str, float] = {}
+    for name, step in steps.items():
+        fastest = math.inf
+        for _ in range(max(1, settings.warmup_steps - 1)):
+            start = time.perf_counter()
+            step()
+            fastest = min(fastest, time.perf_counter() - start)
+        single[name] = max(fastest, 1e-9)
+    batches = {
+        name: max(1, math.ceil(settings.min_rep_seconds / seconds))
+        for name, seconds in single.items()
+    }
+    round_seconds = sum(batches[name] * single[name] for name in steps)
+    affordable = int(settings.budget_seconds * len(steps) / max(round_seconds, 1e-9))
     reps = max(settings.min_reps, min(settings.max_reps, affordable))
 
+    turns: list[str | None] = [*steps, *([None] if probe is not None else [])]
+    per_rep: dict[str, list[float]] = {name: [] for name in steps}
+    readings: list[float] = []
     # A collection pass landing inside one repetition would be noise that belongs to
     # no implementation.
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        per_rep = []
-        for _ in range(reps):
-            start = time.perf_counter()
-            for _ in range(batch):
-                step()
-            per_rep.append((time.perf_counter() - start) / batch)
+        for round_number in range(reps):
+            shift = round_number % len(turns)
+            for name in turns[shift:] + turns[:shift]:
+                if name is None:
+                    assert probe is not None
+                    readings.append(probe())
+                    continue
+                step, batch = steps[name], batches[name]
+                start = time.perf_counter()
+                for _ in range(batch):
+                    step()
+                per_rep[name].append((time.perf_counter() - start) / batch)
     finally:
         if gc_was_enabled:
             gc.enable()
 
-    median = statistics.median(per_rep)
-    return Measurement(
-        status="ok",
-        median=median,
-        minimum=min(per_rep),
-        maximum=max(per_rep),
-        spread=(max(per_rep) - min(per_rep)) / (2 * median),
-        batch=batch,
-        per_rep=per_rep,
-    )
+    measurements = {}
+    for name, times in per_rep.items():
+        median = statistics.median(times)
+        measurements[name] = Measurement(
+            status="ok",
+            median=median,
+            minimum=min(times),
+            maximum=max(times),
+            spread=(max(times) - min(times)) / (2 * median),
+            batch=batches[name],
+            per_rep=times,
+        )
+    return measurements, readings
 
 
 class Progress:
@@ -405,6 +431,9 @@ class Row:
     # Share of all CPUs that other processes used while this case was timed in this
     # dtype; None where the system does not tell or the time was too short.
     other_load: float | None = None
+    # Bytes per second the bandwidth probe read in each round of the timings, for
+    # the cases that stream far more than the last-level cache; else empty.
+    probe_readings: list[float] = field(default_factory=list)
 
 
 def cpu_ticks() -> tuple[int, int] | None:
@@ -467,6 +496,7 @@ class Environment:
         self.get_threads = getattr(fastoptim, "get_num_threads", None)
         self.bandwidth_probe = getattr(fastoptim, "memory_bandwidth", None)
         self.divider_probe = getattr(fastoptim, "divider_rate", None)
+        self._probe: Any = None
         build_info = getattr(fastoptim, "build_info", None)
         self.build_info: dict[str, Any] = dict(build_info()) if build_info else {}
 
@@ -535,6 +565,15 @@ class Environment:
             )
         return bandwidth
 
+    def probe(self, settings: Settings) -> Any | None:
+        """The bandwidth probe that rounds of timings read, made on first use."""
+        make = getattr(fastoptim, "BandwidthProbe", None)
+        if make is None:
+            return None
+        if self._probe is None:
+            self._probe = make(megabytes=probe_megabytes(settings))
+        return self._probe
+
     def measure_divider(
         self, dtypes: Sequence[str], settings: Settings
     ) -> dict[str, float | None]:
@@ -602,22 +641,15 @@ def first_line(error: BaseException) -> str:
     return f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
 
 
-def measure(
-    make_step: Callable[[], Callable[[], Any]],
-    settings: Settings,
-    *,
-    may_fail: bool,
-    large: bool,
-) -> Measurement:
-    """Build a stepper, take its first step and time it.
+def build_step(
+    make_step: Callable[[], Callable[[], Any]], *, may_fail: bool
+) -> Callable[[], Any] | Measurement:
+    """Build a stepper and take its first step, which allocates its state.
 
-    With ``may_fail``, an exception while building or taking the first step makes the
-    measurement n/a: torch refuses options that its build or a dtype lacks, which
-    only means that column has no figure. fastoptim failing is a bug, so there the
-    exception propagates. With ``large``, the optimizer state is collected at once
-    afterwards, since some torch optimizers keep it alive through reference cycles
-    and a few sets of it would fill the memory; a collection costs too much time to
-    make after every small measurement.
+    With ``may_fail``, an exception while building or taking the first step makes
+    the measurement n/a, returned in place of the stepper: torch refuses options
+    that its build or a dtype lacks, which only means that column has no figure.
+    fastoptim failing is a bug, so there the exception propagates.
     """
     try:
         step = make_step()
@@ -626,11 +658,7 @@ def measure(
         if not may_fail:
             raise
         return Measurement(status="n/a", reason=first_line(error)[:200])
-    measurement = time_steps(step, settings, calls_made=1)
-    del step
-    if large:
-        gc.collect()
-    return measurement
+    return step
 
 
 def measurement_weight(case: Case, implementation: str) -> float:
@@ -651,25 +679,26 @@ def planned(
     total = 0.0
     for case in cases:
         for key in keys:
-            total += len(dtypes) * measurement_weight(case, "reference")
-            implementations = 1
-            if OPTIMIZERS[key].torch_class is not None and env.torch is not None:
-                implementations += len(TORCH_OPTIONS)
-            weight = measurement_weight(case, "fastoptim")
-            total += len(dtypes) * len(env.thread_counts) * implementations * weight
+            total += len(dtypes) * len(env.thread_counts) * row_weight(case, key, env)
     return total
 
 
-def time_torch(
+def row_weight(case: Case, key: str, env: Environment) -> float:
+    """The weight of one line's measurements, taken together in rounds."""
+    names = ["fastoptim", "reference"]
+    if OPTIMIZERS[key].torch_class is not None and env.torch is not None:
+        names += TORCH_OPTIONS
+    return sum(measurement_weight(case, name) for name in names)
+
+
+def torch_step(
     key: str,
     implementation: str,
     params: list[np.ndarray],
     grads: list[np.ndarray],
     env: Environment,
-    settings: Settings,
-    large: bool,
-) -> Measurement:
-    """Time one torch.optim form of optimizer ``key``, or say why there is no figure."""
+) -> Callable[[], Any] | Measurement:
+    """One torch.optim form of optimizer ``key``, or why there is no figure."""
     if env.torch is None:
         return Measurement(status=env.torch_status, reason=env.torch_reason)
     torch_class = OPTIMIZERS[key].torch_class
@@ -677,12 +706,26 @@ def time_torch(
         return Measurement(
             status="n/a", reason=f"torch.optim has no {OPTIMIZERS[key].label}"
         )
-    return measure(
+    return build_step(
         partial(torch_stepper, env.torch, key, implementation, params, grads),
-        settings,
         may_fail=True,
-        large=large,
     )
+
+
+def paired_ratio(theirs: Measurement, ours: Measurement) -> float | None:
+    """The median of the baseline's time over fastoptim's, round by round.
+
+    Repetitions taken in the same rounds pair up, and each pair saw the machine in
+    the same state; measurements taken apart compare as the ratio of their medians.
+    """
+    if theirs.median is None or ours.median is None:
+        return None
+    if theirs.per_rep and len(theirs.per_rep) == len(ours.per_rep):
+        return statistics.median(
+            their_time / our_time
+            for their_time, our_time in zip(theirs.per_rep, ours.per_rep)
+        )
+    return theirs.median / ours.median
 
 
 def make_row(
@@ -691,14 +734,14 @@ def make_row(
     dtype: str,
     threads: int,
     timings: dict[str, Measurement],
+    probe_readings: list[float] | None = None,
 ) -> Row:
     """Put the timings of one line together with the ratios formed from them."""
     ours = timings["fastoptim"].median
     assert ours is not None
-    ratios: dict[str, float | None] = {}
-    for name in BASELINES:
-        theirs = timings[name].median
-        ratios[name] = None if theirs is None else theirs / ours
+    ratios = {
+        name: paired_ratio(timings[name], timings["fastoptim"]) for name in BASELINES
+    }
     return Row(
         case=case.name,
         optimizer=key,
@@ -712,16 +755,30 @@ def make_row(
         ratios=ratios,
         params_per_second=case.params / ours,
         fraction_of_bound=None,
+        probe_readings=probe_readings or [],
     )
 
 
 def apply_bounds(rows: Sequence[Row], bandwidth: dict[int, float | None]) -> None:
-    """Fill in each row's bound and fastoptim's fraction of it."""
+    """Fill in each row's bound and fastoptim's fraction of it.
+
+    A line whose rounds read the probe takes its bound from those readings, and
+    its fraction round by round; any other from the run's ``bandwidth``.
+    """
     for row in rows:
+        per_param = bytes_per_param(row.optimizer, row.dtype)
+        ours = row.timings["fastoptim"].per_rep
+        if row.probe_readings and len(row.probe_readings) == len(ours):
+            row.bound = statistics.median(row.probe_readings) / per_param
+            row.fraction_of_bound = statistics.median(
+                row.params / seconds / (reading / per_param)
+                for seconds, reading in zip(ours, row.probe_readings)
+            )
+            continue
         rate = bandwidth.get(row.threads)
         if rate is None or row.params_per_second is None:
             continue
-        row.bound = rate / bytes_per_param(row.optimizer, row.dtype)
+        row.bound = rate / per_param
         row.fraction_of_bound = row.params_per_second / row.bound
 
 
@@ -742,6 +799,7 @@ def run(
     rows: list[Row] = []
     warnings: list[str] = []
     for case in cases:
+        probe = env.probe(settings) if streams_memory(case, keys, dtypes) else None
         for dtype in dtypes:
             where = f"{case.name} {SHORT_DTYPES[dtype]}"
             progress.show(f"{where}: allocating")
@@ -751,45 +809,52 @@ def run(
             first_row = len(rows)
             for key in keys:
                 spec = OPTIMIZERS[key]
-                progress.show(f"{where} {spec.label} reference")
+                progress.show(f"{where} {spec.label}: building the optimizers")
+                steps: dict[str, Callable[[], Any] | Measurement] = {
+                    "fastoptim": build_step(
+                        partial(numpy_stepper, fastoptim, key, params, grads),
+                        may_fail=False,
+                    )
+                }
                 if case.params > settings.reference_max_params:
-                    reference = Measurement(
+                    steps["reference"] = Measurement(
                         status="skipped",
                         reason=f"above {settings.reference_max_params:,} parameters",
                     )
                 else:
-                    reference = measure(
+                    steps["reference"] = build_step(
                         partial(numpy_stepper, fastoptim.reference, key, params, grads),
-                        settings,
                         may_fail=False,
-                        large=large,
                     )
-                progress.advance(measurement_weight(case, "reference"), where)
+                for name in TORCH_OPTIONS:
+                    steps[name] = torch_step(key, name, params, grads, env)
+                runnable = {
+                    name: step
+                    for name, step in steps.items()
+                    if not isinstance(step, Measurement)
+                }
 
                 for threads in env.thread_counts:
                     env.use_threads(threads)
                     label = f"{where} {spec.label} {threads}t"
-                    progress.show(f"{label} fastoptim")
+                    progress.show(label)
+                    timed, readings = time_interleaved(
+                        runnable,
+                        settings,
+                        None if probe is None else probe.measure,
+                    )
                     timings = {
-                        "fastoptim": measure(
-                            partial(numpy_stepper, fastoptim, key, params, grads),
-                            settings,
-                            may_fail=False,
-                            large=large,
-                        ),
-                        # NumPy's element-wise operations run on one thread whatever
-                        # the setting, so one figure serves every thread count.
-                        "reference": reference,
+                        name: step if isinstance(step, Measurement) else timed[name]
+                        for name, step in steps.items()
                     }
-                    progress.advance(measurement_weight(case, "fastoptim"), label)
-                    for name in TORCH_OPTIONS:
-                        progress.show(f"{label} {name}")
-                        timings[name] = time_torch(
-                            key, name, params, grads, env, settings, large
-                        )
-                        if env.torch is not None and spec.torch_class is not None:
-                            progress.advance(measurement_weight(case, name), label)
-                    rows.append(make_row(case, key, dtype, threads, timings))
+                    rows.append(make_row(case, key, dtype, threads, timings, readings))
+                    progress.advance(row_weight(case, key, env), label)
+                # Some torch optimizers keep their state alive through reference
+                # cycles, and a few sets of a large case's would fill the memory; a
+                # collection costs too much time to make after every small case.
+                del steps, runnable
+                if large:
+                    gc.collect()
 
             other_load = load.other_share()
             for row in rows[first_row:]:
@@ -1411,11 +1476,10 @@ def bandwidth_warnings(
     # probe read low: it was disturbed, or its two streams draw less from memory
     # than a kernel with four or five. Smaller cases may sit in that cache, which
     # some servers make hundreds of megabytes, and pass the bound honestly.
-    cache = last_level_cache_bytes() or 64 * 2**20
     faster = [
         row.fraction_of_bound
         for row in rows
-        if row.params * bytes_per_param(row.optimizer, row.dtype) > 2 * cache
+        if beyond_cache(row.params * bytes_per_param(row.optimizer, row.dtype))
         and (row.fraction_of_bound or 0.0) > 1.1
     ]
     if faster:
@@ -1425,6 +1489,20 @@ def bandwidth_warnings(
             "cache per step: the probe read lower than what a step can stream"
         )
     return warnings
+
+
+def beyond_cache(bytes_moved: int) -> bool:
+    """Whether a step moving this much streams from memory, not from a cache.
+
+    Twice the last-level cache, or 128 MiB where its size is unknown.
+    """
+    return bytes_moved > 2 * (last_level_cache_bytes() or 64 * 2**20)
+
+
+def streams_memory(case: Case, keys: Sequence[str], dtypes: Sequence[str]) -> bool:
+    """Whether every line of the case streams from memory, where the bound holds."""
+    least = min(bytes_per_param(key, dtype) for key in keys for dtype in dtypes)
+    return beyond_cache(case.params * least)
 
 
 def probe_megabytes(settings: Settings) -> int:
@@ -1502,9 +1580,11 @@ def describe_bounds(
     lines += [
         f"mode {'quick' if quick else 'full'}: each time is the median step over "
         f"{reps} repetitions after {settings.warmup_steps} warm-up steps, ± half "
-        "their range;",
-        "x = baseline time / fastoptim time (above 1: fastoptim is faster); "
-        "bound = fastoptim's fraction of the bandwidth bound",
+        "their range; a row's implementations take turns, one repetition each a "
+        "round;",
+        "x = baseline time / fastoptim time, the median over the rounds (above 1: "
+        "fastoptim is faster); bound = fastoptim's fraction of the bandwidth bound, "
+        "read each round where the case streams from memory",
     ]
     return lines
 
@@ -1668,8 +1748,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     if most > 1:
         notes.append(
-            "the reference (NumPy) runs on one thread whatever the setting: it is "
-            "timed once and shown on every thread count's row"
+            "the reference (NumPy) runs on one thread whatever the setting: each "
+            "thread count's row times it again, in the same rounds as the others"
         )
     notes.append(
         "the bound is for arrays in main memory: a case whose arrays fit in a cache "

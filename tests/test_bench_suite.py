@@ -245,3 +245,70 @@ def test_the_ceiling_comes_from_the_fastest_stream_and_the_divider():
         assert against_reference.ceiling == pytest.approx(ceiling)
         assert against_reference.within_reach is (ceiling >= 20)
     assert "out of reach" in suite.format_targets(targets)[-1]
+
+
+def test_rounds_take_turns_and_pair_the_ratios(monkeypatch):
+    suite = load_suite()
+    clock = [0.0]
+    order = []
+
+    def step(name, seconds):
+        def take():
+            order.append(name)
+            clock[0] += seconds
+
+        return take
+
+    def probe():
+        order.append("probe")
+        return 50e9
+
+    monkeypatch.setattr(suite.time, "perf_counter", lambda: clock[0])
+    settings = suite.Settings(
+        warmup_steps=2,
+        min_reps=4,
+        max_reps=4,
+        min_rep_seconds=0.0,
+        budget_seconds=1.0,
+        reference_max_params=1,
+        bandwidth_megabytes=1,
+        bandwidth_cache_multiple=0,
+        bandwidth_repeats=1,
+    )
+    steps = {"fastoptim": step("fastoptim", 1.0), "reference": step("reference", 3.0)}
+
+    timed, readings = suite.time_interleaved(steps, settings, probe)
+
+    # One warm-up call each, then four rounds whose order rotates.
+    assert order[:2] == ["fastoptim", "reference"]
+    rounds = [order[2 + 3 * i : 5 + 3 * i] for i in range(4)]
+    assert rounds[0] == ["fastoptim", "reference", "probe"]
+    assert rounds[1] == ["reference", "probe", "fastoptim"]
+    assert rounds[2] == ["probe", "fastoptim", "reference"]
+    assert readings == [50e9] * 4
+    assert timed["fastoptim"].per_rep == [1.0] * 4
+    assert timed["reference"].per_rep == [3.0] * 4
+
+    # The ratio is taken round by round: a slow round slows both of its figures.
+    fast = suite.Measurement("ok", median=1.5, per_rep=[1.0, 2.0, 1.0])
+    slow = suite.Measurement("ok", median=6.0, per_rep=[3.0, 6.0, 3.0])
+    assert suite.paired_ratio(slow, fast) == pytest.approx(3.0)
+    apart = suite.Measurement("ok", median=6.0, per_rep=[6.0])
+    assert suite.paired_ratio(apart, fast) == pytest.approx(4.0)
+
+
+def test_the_bound_of_a_line_that_read_the_probe_comes_from_its_rounds():
+    suite = load_suite()
+    row = fake_row(suite, "1.6e7", "sgd", 2, 1_000_000, 1e-3, 4e-3)
+    row.timings["fastoptim"].per_rep = [1e-3, 2e-3]
+    # 12 MB a step: 12 GB/s in the first round against a probe reading 24 GB/s, 6
+    # GB/s in the second against 12 GB/s: half the bound in each.
+    row.probe_readings = [24e9, 12e9]
+    other = fake_row(suite, "1.6e7", "adam", 2, 1_000_000, 1e-3, 4e-3)
+
+    suite.apply_bounds([row, other], {2: 100e9})
+
+    assert row.bound == pytest.approx(18e9 / 12)
+    assert row.fraction_of_bound == pytest.approx(0.5)
+    assert other.bound == pytest.approx(100e9 / 28)
+    assert other.fraction_of_bound == pytest.approx(1e6 / 1e-3 / (100e9 / 28))
