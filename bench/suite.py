@@ -961,6 +961,40 @@ def least_step_seconds(
     return max(floors) if floors else None
 
 
+def least_step_seconds_by_round(
+    row: Row, divider: dict[str, float | None]
+) -> list[float] | None:
+    """The least time a step of the row could take in each of its rounds.
+
+    For a row whose rounds read the bandwidth probe: the bytes of a step at the
+    fastest rate streamed in that round, by the probe or by an implementation of
+    the row that streams once per step, and for Adam and AdamW no less than the
+    divider's floor. A baseline's time over these, round by round, tells how much
+    room the bus left it at that moment; a ratio taken against the bandwidth of
+    another moment says little where the bandwidth drifts. None for other rows.
+    """
+    rounds = len(row.probe_readings)
+    if not rounds:
+        return None
+    moved = row.params * bytes_per_param(row.optimizer, row.dtype)
+    streams = [
+        row.timings[name].per_rep
+        for name in SINGLE_PASS
+        if len(row.timings[name].per_rep) == rounds
+    ]
+    rate = divider.get(row.dtype)
+    divisions = (
+        row.params / (rate * row.threads) if rate and row.optimizer in DIVIDING else 0.0
+    )
+    return [
+        max(
+            moved / max([reading] + [moved / times[index] for times in streams]),
+            divisions,
+        )
+        for index, reading in enumerate(row.probe_readings)
+    ]
+
+
 @dataclass
 class Target:
     """One of the team's goals, with the figure this run measured for it.
@@ -1004,16 +1038,31 @@ def row_value(row: Row, metric: str) -> float | None:
 
 
 def ceiling_of(
-    row: Row, metric: str, least_seconds: Callable[[Row], float | None]
+    row: Row,
+    metric: str,
+    least_seconds: Callable[[Row], float | None],
+    least_by_round: Callable[[Row], list[float] | None] = lambda row: None,
 ) -> float | None:
-    """The best figure of the metric that the row's least step time allows."""
-    least = least_seconds(row)
-    if least is None or metric == "fraction_of_bound":
+    """The best figure of the metric that the row's least step time allows.
+
+    A ratio to a baseline timed in the row's rounds is the median over the rounds
+    of its time over the least time of the same round, where the row has those.
+    """
+    if metric == "fraction_of_bound":
         return None
-    if metric == "seconds_per_step":
+    baseline = metric.removeprefix("x ")
+    theirs = None if metric == "seconds_per_step" else row.timings[baseline]
+    by_round = least_by_round(row)
+    if theirs is not None and by_round and len(theirs.per_rep) == len(by_round):
+        return statistics.median(
+            seconds / least for seconds, least in zip(theirs.per_rep, by_round)
+        )
+    least = least_seconds(row)
+    if least is None:
+        return None
+    if theirs is None:
         return least
-    theirs = row.timings[metric.removeprefix("x ")].median
-    return None if theirs is None else theirs / least
+    return None if theirs.median is None else theirs.median / least
 
 
 def compute_targets(
@@ -1021,13 +1070,15 @@ def compute_targets(
     keys: Sequence[str],
     threads: int,
     least_seconds: Callable[[Row], float | None] = lambda row: None,
+    least_by_round: Callable[[Row], list[float] | None] = lambda row: None,
 ) -> list[Target]:
     """The team's headline goals, each read from this run's rows.
 
     Each is for float32 on all threads, the default use, except the ratio to the
     reference: that one is the worst single array of 1e5 parameters or more, over
     both dtypes, since the goal is for every size from there on. ``least_seconds``
-    gives a row's least possible step time, from which each target's ceiling comes.
+    gives a row's least possible step time, from which each target's ceiling comes,
+    and ``least_by_round`` the same round by round for the rows that have it.
     """
     by_key = {(row.case, row.optimizer, row.dtype, row.threads): row for row in rows}
 
@@ -1038,7 +1089,11 @@ def compute_targets(
         if value is None:
             where += " not timed" if row is None else " has no figure"
         below = metric == "seconds_per_step"
-        ceiling = None if row is None else ceiling_of(row, metric, least_seconds)
+        ceiling = (
+            None
+            if row is None
+            else ceiling_of(row, metric, least_seconds, least_by_round)
+        )
         return Target(
             OPTIMIZERS[key].label, name, metric, value, goal, below, where, ceiling
         )
@@ -1062,7 +1117,7 @@ def compute_targets(
         worst = min(candidates, key=lambda row: row.ratios["reference"] or math.inf)
         where = f"{worst.case} {SHORT_DTYPES[worst.dtype]} {threads}t"
         value = worst.ratios["reference"]
-        ceiling = ceiling_of(worst, "x reference", least_seconds)
+        ceiling = ceiling_of(worst, "x reference", least_seconds, least_by_round)
         return Target(
             OPTIMIZERS[key].label,
             name,
@@ -1728,6 +1783,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         keys,
         most,
         partial(least_step_seconds, rows=rows, bandwidth=bandwidth, divider=divider),
+        partial(least_step_seconds_by_round, divider=divider),
     )
     print(f"targets (float32, {most} thread(s); informational, never a failure)")
     for line in format_targets(targets):
@@ -1735,8 +1791,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(
         "ceiling: the figure of a step as short as this run shows possible: its bytes "
         "at the fastest rate anything\nstreamed here on as many threads over as many "
-        "parameters or more, its divisions (Adam) at the divider's rate;\nout of "
-        "reach: even the ceiling misses the goal"
+        "parameters or more (on cases streaming from memory,\nin the same round), its "
+        "divisions (Adam) at the divider's rate; out of reach: even the ceiling\n"
+        "misses the goal"
     )
     print()
 

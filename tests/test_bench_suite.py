@@ -11,8 +11,10 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
+import statistics
 import subprocess
 import sys
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -245,6 +247,58 @@ def test_the_ceiling_comes_from_the_fastest_stream_and_the_divider():
         assert against_reference.ceiling == pytest.approx(ceiling)
         assert against_reference.within_reach is (ceiling >= 20)
     assert "out of reach" in suite.format_targets(targets)[-1]
+
+
+def test_a_ceiling_against_torch_takes_each_round_at_its_own_bandwidth():
+    suite = load_suite()
+    # Adam, 1e7 parameters: 280 MB a step. The bus gives 100 GB/s in the first
+    # round and 50 in the others, and torch's fused step streams at the bus in
+    # each; fastoptim, a little slower, at 90% of it.
+    readings = [100e9, 50e9, 50e9]
+    bus = [280e6 / reading for reading in readings]
+    timings = {name: suite.Measurement(status="n/a") for name in suite.IMPLEMENTATIONS}
+    for name, times in (
+        ("fastoptim", [seconds / 0.9 for seconds in bus]),
+        ("torch_fused", bus),
+        ("reference", [20 * seconds for seconds in bus]),
+    ):
+        timings[name] = suite.Measurement(
+            status="ok", median=statistics.median(times), per_rep=times
+        )
+    case = suite.Case("1.6e7", "1.6e7", ((10_000_000,),))
+    row = suite.make_row(case, "adam", "float32", 2, timings, readings)
+    # The divider, at 1e10 a second on each of 2 threads, needs 0.5 ms, less than
+    # the bus in every round; at 1e8, 50 ms, more.
+    divider = {"float32": 1e10}
+    assert suite.least_step_seconds_by_round(row, divider) == pytest.approx(bus)
+    assert suite.least_step_seconds_by_round(row, {"float32": 1e8}) == (
+        pytest.approx([0.05] * 3)
+    )
+
+    targets = suite.compute_targets(
+        [row],
+        ["adam"],
+        2,
+        partial(suite.least_step_seconds, rows=[row], bandwidth={2: 100e9}),
+        partial(suite.least_step_seconds_by_round, divider=divider),
+    )
+    against_torch = next(t for t in targets if t.metric == "x torch_fused")
+    assert against_torch.value == pytest.approx(0.9)
+    # Taken against the best reading of the run, torch's median time would leave
+    # room for 2x; round by round, torch already streams at the bus.
+    assert against_torch.ceiling == pytest.approx(1.0)
+    assert against_torch.within_reach is False
+    against_reference = targets[-1]
+    assert against_reference.ceiling == pytest.approx(20.0)
+    # Without readings, the ceiling falls back on the least time of the whole run:
+    # the 2x above.
+    row.probe_readings = []
+    assert suite.ceiling_of(
+        row,
+        "x torch_fused",
+        lambda row: 2.8e-3,
+        partial(suite.least_step_seconds_by_round, divider=divider),
+    ) == pytest.approx(5.6e-3 / 2.8e-3)
 
 
 def test_rounds_take_turns_and_pair_the_ratios(monkeypatch):
