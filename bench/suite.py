@@ -228,6 +228,12 @@ class Settings:
     is not timed on cases above ``reference_max_params`` parameters, where one of
     its steps takes seconds. The bandwidth probe streams ``bandwidth_megabytes``,
     or ``bandwidth_cache_multiple`` times the last-level cache where that is more.
+
+    On more than one thread, each turn of a round starts after ``settle_seconds``
+    of sleep. Idle worker threads poll for a while before they sleep: torch's
+    OpenMP workers used 10 ms of CPU in the 20 ms after a fused Adam step on a
+    2-core machine, and fastoptim's 2-thread step at 1e6, timed right after,
+    took 2.5 times as long as after a sleep, its second thread waiting for a core.
     """
 
     warmup_steps: int
@@ -239,6 +245,7 @@ class Settings:
     bandwidth_megabytes: int
     bandwidth_cache_multiple: int
     bandwidth_repeats: int
+    settle_seconds: float
 
 
 FULL = Settings(
@@ -251,6 +258,7 @@ FULL = Settings(
     bandwidth_megabytes=512,
     bandwidth_cache_multiple=4,
     bandwidth_repeats=5,
+    settle_seconds=0.02,
 )
 QUICK = Settings(
     warmup_steps=2,
@@ -262,6 +270,7 @@ QUICK = Settings(
     bandwidth_megabytes=512,
     bandwidth_cache_multiple=0,
     bandwidth_repeats=2,
+    settle_seconds=0.0,
 )
 
 
@@ -288,6 +297,7 @@ def time_interleaved(
     steps: dict[str, Callable[[], Any]],
     settings: Settings,
     probe: Callable[[], float] | None = None,
+    settle_seconds: float = 0.0,
 ) -> tuple[dict[str, Measurement], list[float]]:
     """Time each step after a warm-up, in rounds that take one batch of each.
 
@@ -296,7 +306,9 @@ def time_interleaved(
     turns: each round times one batch of every step, in an order that rotates from
     round to round, and ``probe``, when given, reads the memory bandwidth once in
     each round as well. Repetition ``i`` of every measurement comes from round
-    ``i``, and the readings of the probe are returned in round order.
+    ``i``, and the readings of the probe are returned in round order. Each turn
+    starts after ``settle_seconds`` of sleep, in which the threads of the turn
+    before stop polling for work.
 
     Each step has already been called once, which allocated and touched its
     optimizer state; the warm-up calls after it size each step's batch, which runs
@@ -329,6 +341,8 @@ def time_interleaved(
         for round_number in range(reps):
             shift = round_number % len(turns)
             for name in turns[shift:] + turns[:shift]:
+                if settle_seconds:
+                    time.sleep(settle_seconds)
                 if name is None:
                     assert probe is not None
                     readings.append(probe())
@@ -842,6 +856,7 @@ def run(
                         runnable,
                         settings,
                         None if probe is None else probe.measure,
+                        settings.settle_seconds if threads > 1 else 0.0,
                     )
                     timings = {
                         name: step if isinstance(step, Measurement) else timed[name]

@@ -328,14 +328,22 @@ def test_rounds_take_turns_and_pair_the_ratios(monkeypatch):
         bandwidth_megabytes=1,
         bandwidth_cache_multiple=0,
         bandwidth_repeats=1,
+        settle_seconds=0.0,
     )
     steps = {"fastoptim": step("fastoptim", 1.0), "reference": step("reference", 3.0)}
 
-    timed, readings = suite.time_interleaved(steps, settings, probe)
+    def sleep(seconds):
+        order.append(f"sleep {seconds}")
 
-    # One warm-up call each, then four rounds whose order rotates.
+    monkeypatch.setattr(suite.time, "sleep", sleep)
+    timed, readings = suite.time_interleaved(steps, settings, probe, 0.5)
+
+    # One warm-up call each, then four rounds whose order rotates, each turn after
+    # a sleep that lets the threads of the one before stop polling.
     assert order[:2] == ["fastoptim", "reference"]
-    rounds = [order[2 + 3 * i : 5 + 3 * i] for i in range(4)]
+    assert order[2::2] == ["sleep 0.5"] * 12
+    turns = order[3::2]
+    rounds = [turns[3 * i : 3 + 3 * i] for i in range(4)]
     assert rounds[0] == ["fastoptim", "reference", "probe"]
     assert rounds[1] == ["reference", "probe", "fastoptim"]
     assert rounds[2] == ["probe", "fastoptim", "reference"]
