@@ -22,16 +22,18 @@ SHAPES = [(3000,), (7,), (), (0,), (1500, 3), (1,), (2049,)]
 
 @pytest.fixture
 def engine_settings():
-    """Restore the instruction set, thread count and splitting after a test."""
+    """Restore the instruction set, thread count, splitting and prefetching."""
     isa = _core.isa()
     threads = fo.get_num_threads()
     threshold = _core.parallel_threshold()
     chunk = _core.chunk_elements()
+    prefetch = _core.prefetching()
     yield
     assert _core.select_isa(isa)
     fo.set_num_threads(threads)
     _core.set_parallel_threshold(threshold)
     _core.set_chunk_elements(chunk)
+    _core.set_prefetching(prefetch)
 
 
 @pytest.mark.parametrize("isa", ISAS)
@@ -56,6 +58,35 @@ def test_every_isa_and_thread_count_matches_reference(
         ref_opt.step(gradients(reference_params))
 
     assert _core.isa() == isa
+    for a, b in zip(native_params, reference_params):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize("prefetch", [False, True], ids=["no_prefetch", "prefetch"])
+@case_params()
+@dtype_params
+def test_prefetching_or_not_gives_the_reference_bits(
+    engine_settings, isa, prefetch, native, ref, hyper, dtype
+):
+    assert _core.select_isa(isa)
+    _core.set_prefetching(prefetch)
+    fo.set_num_threads(2)
+    _core.set_parallel_threshold(0)
+    _core.set_chunk_elements(1000)
+    # Long enough that requests 2 KiB ahead fall inside each thread's range, and
+    # past it near the ends.
+    shapes = [(5000,), (300,), (2049, 3)]
+    native_params = make_params(dtype, shapes)
+    reference_params = make_params(dtype, shapes)
+    opt = native(native_params, **hyper)
+    ref_opt = ref(reference_params, **hyper)
+
+    for _ in range(5):
+        opt.step(gradients(native_params))
+        ref_opt.step(gradients(reference_params))
+
+    assert _core.prefetching() is prefetch
     for a, b in zip(native_params, reference_params):
         np.testing.assert_array_equal(a, b)
 
@@ -112,6 +143,7 @@ def test_build_info_describes_the_build():
     assert info["num_threads"] == fo.get_num_threads() >= 1
     assert info["available_cores"] >= 1
     assert info["compiler"] and info["eigen"].startswith("3.")
+    assert info["prefetch"] is _core.prefetching()
 
 
 def test_set_num_threads(engine_settings):
@@ -156,6 +188,19 @@ def test_environment_asking_for_an_unsupported_isa_warns():
     result = run_python(INFO, FASTOPTIM_ISA="avx9000")
     assert json.loads(result.stdout)["isa"] == ISAS[-1]
     assert "FASTOPTIM_ISA=avx9000 is not supported here" in result.stderr
+
+
+def test_environment_turns_prefetching_on_and_off():
+    assert (
+        json.loads(run_python(INFO, FASTOPTIM_PREFETCH="0").stdout)["prefetch"] is False
+    )
+    assert (
+        json.loads(run_python(INFO, FASTOPTIM_PREFETCH="1").stdout)["prefetch"] is True
+    )
+    default = json.loads(run_python(INFO, FASTOPTIM_PREFETCH="").stdout)["prefetch"]
+    result = run_python(INFO, FASTOPTIM_PREFETCH="yes")
+    assert json.loads(result.stdout)["prefetch"] is default
+    assert "FASTOPTIM_PREFETCH=yes is neither 0 nor 1" in result.stderr
 
 
 def test_environment_sets_the_thread_count():

@@ -46,6 +46,8 @@ void register_runtime(py::module_& m) {
         return names;
     });
     m.def("select_isa", &select_kernels, py::arg("isa"));
+    m.def("prefetching", &prefetching);
+    m.def("set_prefetching", &set_prefetching, py::arg("on"));
     m.def("parallel_threshold", &parallel_threshold);
     m.def("set_parallel_threshold", &set_parallel_threshold, py::arg("nanoseconds"));
     m.def("chunk_elements", &chunk_elements);

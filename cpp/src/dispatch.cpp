@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <cstdlib>
+#include <string>
 
 namespace fastoptim {
 
@@ -71,6 +72,35 @@ const std::vector<const kernel_table*>& supported_kernels() {
 
 const kernel_table& active_kernels() {
     return *active().load(std::memory_order_acquire);
+}
+
+namespace {
+
+bool default_prefetching() {
+    if (const char* text = std::getenv("FASTOPTIM_PREFETCH")) {
+        const std::string value = text;
+        if (value == "0" || value == "1") {
+            return value == "1";
+        }
+    }
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+    return !__builtin_cpu_is("amd");
+#else
+    return true;
+#endif
+}
+
+std::atomic<bool>& prefetch_setting() {
+    static std::atomic<bool> on{default_prefetching()};
+    return on;
+}
+
+}  // namespace
+
+bool prefetching() { return prefetch_setting().load(std::memory_order_relaxed); }
+
+void set_prefetching(bool on) {
+    prefetch_setting().store(on, std::memory_order_relaxed);
 }
 
 bool select_kernels(const std::string& isa) {

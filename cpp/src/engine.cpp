@@ -200,28 +200,29 @@ void engine::prepare(const std::vector<double>& lrs) {
 
 template <class T>
 void engine::update_as(const kernel_set<T>& kernels, const scalars<T>& s,
-                       std::size_t index, std::size_t begin, std::size_t count) {
+                       std::size_t index, std::size_t begin, std::size_t count,
+                       bool prefetch) {
     const parameter_slot& slot = slots_[index];
     T* param = advance<T>(slot.param, begin);
     const T* grad = static_cast<const T*>(gradients_[index]) + begin;
     T* first = advance<T>(slot.state[0], begin);
     if (kind_ == algorithm::sgd) {
-        kernels.sgd(param, grad, first, counts_[index] == 0, count, s.sgd);
+        kernels.sgd(param, grad, first, counts_[index] == 0, count, s.sgd, prefetch);
     } else if (kind_ == algorithm::momentum) {
-        kernels.momentum(param, grad, first, count, s.momentum);
+        kernels.momentum(param, grad, first, count, s.momentum, prefetch);
     } else {
         kernels.adam(param, grad, first, advance<T>(slot.state[1], begin),
-                     advance<T>(slot.state[2], begin), count, s.adam);
+                     advance<T>(slot.state[2], begin), count, s.adam, prefetch);
     }
 }
 
 void engine::update(const kernel_table& kernels, std::size_t index, std::size_t begin,
-                    std::size_t count) {
+                    std::size_t count, bool prefetch) {
     const prepared& p = prepared_[index];
     if (slots_[index].type == precision::float32) {
-        update_as(kernels.float32, p.float32, index, begin, count);
+        update_as(kernels.float32, p.float32, index, begin, count, prefetch);
     } else {
-        update_as(kernels.float64, p.float64, index, begin, count);
+        update_as(kernels.float64, p.float64, index, begin, count, prefetch);
     }
 }
 
@@ -257,10 +258,10 @@ void engine::for_each_slot(std::size_t begin, std::size_t end, Visit&& visit) co
 }
 
 void engine::update_range(const kernel_table& kernels, std::size_t begin,
-                          std::size_t end) {
+                          std::size_t end, bool prefetch) {
     for_each_slot(begin, end,
                   [&](std::size_t index, std::size_t from, std::size_t count) {
-                      update(kernels, index, from, count);
+                      update(kernels, index, from, count, prefetch);
                   });
 }
 
@@ -301,11 +302,14 @@ bool engine::step(const std::vector<double>& lrs, bool skip_nonfinite) {
     }
 
     const kernel_table& kernels = active_kernels();
+    const bool prefetch = prefetching();
     const std::size_t threads =
         total_cost_ / 1000 >= parallel_threshold() ? shared_pool()->size() : 1;
     run_chunks(
         total_elements_, threads, cursors_,
-        [&](std::size_t begin, std::size_t end) { update_range(kernels, begin, end); },
+        [&](std::size_t begin, std::size_t end) {
+            update_range(kernels, begin, end, prefetch);
+        },
         [&](std::size_t x) { return line_start(x); });
 
     for (std::size_t index = 0; index < slots_.size(); ++index) {

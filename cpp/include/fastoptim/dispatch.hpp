@@ -12,12 +12,13 @@ namespace fastoptim {
 
 template <class T>
 struct kernel_set {
+    // prefetch: ask for each array's data ahead of the hardware prefetchers.
     void (*sgd)(T* param, const T* grad, T* buffer, bool first_momentum_step,
-                std::size_t size, sgd_step<T> s);
+                std::size_t size, sgd_step<T> s, bool prefetch);
     void (*momentum)(T* param, const T* grad, T* velocity, std::size_t size,
-                     momentum_step<T> s);
+                     momentum_step<T> s, bool prefetch);
     void (*adam)(T* param, const T* grad, T* exp_avg, T* exp_avg_sq, T* max_exp_avg_sq,
-                 std::size_t size, adam_step<T> s);
+                 std::size_t size, adam_step<T> s, bool prefetch);
     bool (*all_finite)(const T* data, std::size_t size);
     void (*stream_update)(T* a, T* b, T* c, const T* g, std::size_t size, T scale);
     void (*root_and_divide)(const T* x, T* out, std::size_t size);
@@ -37,5 +38,12 @@ const kernel_table& active_kernels();
 
 // Switch to the supported instruction set of this name; false if there is none.
 bool select_kernels(const std::string& isa);
+
+// Whether the update kernels prefetch ahead of the hardware. Asking 2 KiB ahead made
+// float32 Adam over 1.6e7 elements 1.4 times as fast on an Intel Xeon, and streams
+// from memory 6 to 15% slower on an AMD EPYC (Zen 4): on by default except on AMD
+// CPUs, or as FASTOPTIM_PREFETCH (0 or 1) says. Results are the same bits either way.
+bool prefetching();
+void set_prefetching(bool on);
 
 }  // namespace fastoptim

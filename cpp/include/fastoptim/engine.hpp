@@ -91,7 +91,8 @@ private:
 
     void prepare(const std::vector<double>& lrs);
     bool gradients_finite();
-    void update_range(const kernel_table& kernels, std::size_t begin, std::size_t end);
+    void update_range(const kernel_table& kernels, std::size_t begin, std::size_t end,
+                      bool prefetch);
     // The first element at or after x, of all parameters end to end, that begins a
     // cache line of its parameter, or begins the next parameter.
     std::size_t line_start(std::size_t x) const;
@@ -100,10 +101,10 @@ private:
     template <class Visit>
     void for_each_slot(std::size_t begin, std::size_t end, Visit&& visit) const;
     void update(const kernel_table& kernels, std::size_t index, std::size_t begin,
-                std::size_t count);
+                std::size_t count, bool prefetch);
     template <class T>
     void update_as(const kernel_set<T>& kernels, const scalars<T>& s, std::size_t index,
-                   std::size_t begin, std::size_t count);
+                   std::size_t begin, std::size_t count, bool prefetch);
 
     algorithm kind_;
     std::vector<parameter_slot> slots_;

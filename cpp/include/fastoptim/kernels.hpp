@@ -78,18 +78,20 @@ inline V negate(const V& x) {
     return simd::pmul(broadcast<V>(scalar(-1)), x);
 }
 
-// Asks for the cache line 2 KiB past data + i, to be read (Write false) or written,
-// if it lies within the first size elements. The hardware prefetchers follow each
-// array, but a kernel with as much arithmetic per element as Adam's issues its loads
-// of the next lines too late to keep the memory bus busy; asking ahead does. The
-// range ends where another thread's share may begin, and a prefetch for writing
-// would take that thread's lines away from it: none is made past the end.
-template <bool Write, class V, class T>
-inline void prefetch_ahead([[maybe_unused]] const T* data,
+// With Prefetch true, asks for the cache line 2 KiB past data + i, to be read (Write
+// false) or written, if it lies within the first size elements. The hardware
+// prefetchers follow each array, but on some CPUs a kernel with as much arithmetic
+// per element as Adam's issues its loads of the next lines too late to keep the
+// memory bus busy, and asking ahead does; on others it slows the stream instead
+// (see prefetching()). The range ends where another thread's share may begin, and
+// a prefetch for writing would take that thread's lines away from it: none is made
+// past the end.
+template <bool Write, class V, class Prefetch, class T>
+inline void prefetch_ahead(Prefetch, [[maybe_unused]] const T* data,
                            [[maybe_unused]] std::size_t i,
                            [[maybe_unused]] std::size_t size) {
 #if defined(__GNUC__)
-    if constexpr (!std::is_same_v<V, T>) {
+    if constexpr (Prefetch::value && !std::is_same_v<V, T>) {
         constexpr std::size_t distance = 2048 / sizeof(T);
         if (i + distance < size) {
             __builtin_prefetch(data + i + distance, Write ? 1 : 0);
@@ -206,16 +208,16 @@ inline void with_flags(Body&& body, bool first, Flags... rest) {
 
 template <class T>
 FASTOPTIM_FLATTEN void sgd(T* param, const T* grad, T* buffer, bool first_momentum_step,
-                           std::size_t size, const sgd_step<T> s) {
+                           std::size_t size, const sgd_step<T> s, bool prefetch) {
     with_flags(
         [&](auto maximize, auto has_weight_decay, auto has_momentum, auto first,
-            auto nesterov) {
+            auto nesterov, auto ahead) {
             for_each_packet<T>(size, [&](auto tag, std::size_t i) {
                 using V = decltype(tag);
-                prefetch_ahead<true, V>(param, i, size);
-                prefetch_ahead<false, V>(grad, i, size);
+                prefetch_ahead<true, V>(ahead, param, i, size);
+                prefetch_ahead<false, V>(ahead, grad, i, size);
                 if constexpr (has_momentum) {
-                    prefetch_ahead<true, V>(buffer, i, size);
+                    prefetch_ahead<true, V>(ahead, buffer, i, size);
                 }
                 const V p = simd::ploadu<V>(param + i);
                 V g = effective_gradient(simd::ploadu<V>(grad + i), p, maximize,
@@ -238,20 +240,20 @@ FASTOPTIM_FLATTEN void sgd(T* param, const T* grad, T* buffer, bool first_moment
                               simd::padd(p, simd::pmul(broadcast<V>(s.neg_lr), g)));
             });
         },
-        s.maximize, s.has_weight_decay, s.has_momentum, first_momentum_step,
-        s.nesterov);
+        s.maximize, s.has_weight_decay, s.has_momentum, first_momentum_step, s.nesterov,
+        prefetch);
 }
 
 template <class T>
 FASTOPTIM_FLATTEN void momentum(T* param, const T* grad, T* velocity, std::size_t size,
-                                const momentum_step<T> s) {
+                                const momentum_step<T> s, bool prefetch) {
     with_flags(
-        [&](auto nesterov) {
+        [&](auto nesterov, auto ahead) {
             for_each_packet<T>(size, [&](auto tag, std::size_t i) {
                 using V = decltype(tag);
-                prefetch_ahead<true, V>(param, i, size);
-                prefetch_ahead<false, V>(grad, i, size);
-                prefetch_ahead<true, V>(velocity, i, size);
+                prefetch_ahead<true, V>(ahead, param, i, size);
+                prefetch_ahead<false, V>(ahead, grad, i, size);
+                prefetch_ahead<true, V>(ahead, velocity, i, size);
                 const V g = simd::ploadu<V>(grad + i);
                 const V v = simd::padd(
                     simd::pmul(broadcast<V>(s.gamma), simd::ploadu<V>(velocity + i)),
@@ -265,23 +267,24 @@ FASTOPTIM_FLATTEN void momentum(T* param, const T* grad, T* velocity, std::size_
                 simd::pstoreu(param + i, simd::psub(simd::ploadu<V>(param + i), step));
             });
         },
-        s.nesterov);
+        s.nesterov, prefetch);
 }
 
 template <class T>
 FASTOPTIM_FLATTEN void adam(T* param, const T* grad, T* exp_avg, T* exp_avg_sq,
-                            T* max_exp_avg_sq, std::size_t size, const adam_step<T> s) {
+                            T* max_exp_avg_sq, std::size_t size, const adam_step<T> s,
+                            bool prefetch) {
     with_flags(
         [&](auto maximize, auto coupled_decay, auto decoupled_decay, auto amsgrad,
-            auto small_weight) {
+            auto small_weight, auto ahead) {
             for_each_packet<T>(size, [&](auto tag, std::size_t i) {
                 using V = decltype(tag);
-                prefetch_ahead<true, V>(param, i, size);
-                prefetch_ahead<false, V>(grad, i, size);
-                prefetch_ahead<true, V>(exp_avg, i, size);
-                prefetch_ahead<true, V>(exp_avg_sq, i, size);
+                prefetch_ahead<true, V>(ahead, param, i, size);
+                prefetch_ahead<false, V>(ahead, grad, i, size);
+                prefetch_ahead<true, V>(ahead, exp_avg, i, size);
+                prefetch_ahead<true, V>(ahead, exp_avg_sq, i, size);
                 if constexpr (amsgrad) {
-                    prefetch_ahead<true, V>(max_exp_avg_sq, i, size);
+                    prefetch_ahead<true, V>(ahead, max_exp_avg_sq, i, size);
                 }
                 V p = simd::ploadu<V>(param + i);
                 const V g = effective_gradient(simd::ploadu<V>(grad + i), p, maximize,
@@ -320,7 +323,8 @@ FASTOPTIM_FLATTEN void adam(T* param, const T* grad, T* exp_avg, T* exp_avg_sq,
                 simd::pstoreu(param + i, simd::padd(p, update));
             });
         },
-        s.maximize, s.coupled_decay, s.decoupled_decay, s.amsgrad, s.small_weight);
+        s.maximize, s.coupled_decay, s.decoupled_decay, s.amsgrad, s.small_weight,
+        prefetch);
 }
 
 // Whether every element is finite: x * 0 is 0 for a finite x and NaN for an
