@@ -293,6 +293,29 @@ class Measurement:
     per_rep: list[float] = field(default_factory=list)
 
 
+def seconds_per_call(
+    step: Callable[[], Any], warmup_calls: int, rep_seconds: float
+) -> float:
+    """Seconds per call of ``step``, from warm-up calls in doubling batches.
+
+    A single call's time is a poor guide to a small step's: the first ones after
+    other work find cold caches and sleeping threads, and one of 30 us sized the
+    batches of a 4 us step eight times too short. The batches double until one
+    lasts a quarter of ``rep_seconds``, after at least ``warmup_calls`` calls in all.
+    """
+    calls = 1
+    made = 0
+    while True:
+        start = time.perf_counter()
+        for _ in range(calls):
+            step()
+        elapsed = time.perf_counter() - start
+        made += calls
+        if elapsed >= rep_seconds / 4 and made >= warmup_calls:
+            return max(elapsed / calls, 1e-9)
+        calls *= 2
+
+
 def time_interleaved(
     steps: dict[str, Callable[[], Any]],
     settings: Settings,
@@ -314,14 +337,11 @@ def time_interleaved(
     optimizer state; the warm-up calls after it size each step's batch, which runs
     at least ``min_rep_seconds``.
     """
-    single: dict[str, float] = {}
-    for name, step in steps.items():
-        fastest = math.inf
-        for _ in range(max(1, settings.warmup_steps - 1)):
-            start = time.perf_counter()
-            step()
-            fastest = min(fastest, time.perf_counter() - start)
-        single[name] = max(fastest, 1e-9)
+    warmup_calls = settings.warmup_steps - 1
+    single = {
+        name: seconds_per_call(step, warmup_calls, settings.min_rep_seconds)
+        for name, step in steps.items()
+    }
     batches = {
         name: max(1, math.ceil(settings.min_rep_seconds / seconds))
         for name, seconds in single.items()

@@ -301,6 +301,28 @@ def test_a_ceiling_against_torch_takes_each_round_at_its_own_bandwidth():
     ) == pytest.approx(5.6e-3 / 2.8e-3)
 
 
+def test_batches_are_sized_from_warm_up_batches_not_one_cold_call(monkeypatch):
+    suite = load_suite()
+    clock = [0.0]
+    calls = []
+
+    def step():
+        # The first call finds cold caches: 30 us; the others take 4 us.
+        clock[0] += 30e-6 if not calls else 4e-6
+        calls.append(clock[0])
+
+    monkeypatch.setattr(suite.time, "perf_counter", lambda: clock[0])
+
+    # Batches of 1, 2, 4, ... calls until one lasts 5 ms: 2048 calls of 4 us.
+    assert suite.seconds_per_call(step, 1, 0.02) == pytest.approx(4e-6)
+    assert len(calls) == 4095
+    # However long a call, the warm-up makes as many as asked, and the time comes
+    # from the last batch: a cold 30 us, then 2 calls of 4 us.
+    calls.clear()
+    assert suite.seconds_per_call(step, 3, 1e-6) == pytest.approx(4e-6)
+    assert len(calls) == 3
+
+
 def test_rounds_take_turns_and_pair_the_ratios(monkeypatch):
     suite = load_suite()
     clock = [0.0]
