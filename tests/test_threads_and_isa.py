@@ -38,16 +38,19 @@ def engine_settings():
 
 @pytest.mark.parametrize("isa", ISAS)
 @pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize("prefetch", [False, True], ids=["no_prefetch", "prefetch"])
 @case_params()
 @dtype_params
 def test_every_isa_and_thread_count_matches_reference(
-    engine_settings, isa, threads, native, ref, hyper, dtype
+    engine_settings, isa, threads, prefetch, native, ref, hyper, dtype
 ):
     assert _core.select_isa(isa)
     fo.set_num_threads(threads)
-    # Split every step, however small, into chunks of 1000 elements or so.
+    # Split every step, however small, into chunks of 1000 elements or so, inside
+    # which the requests 2 KiB ahead fall, and past whose ends they do not.
     _core.set_parallel_threshold(0)
     _core.set_chunk_elements(1000)
+    _core.set_prefetching(prefetch)
     native_params = make_params(dtype, SHAPES)
     reference_params = make_params(dtype, SHAPES)
     opt = native(native_params, **hyper)
@@ -58,34 +61,6 @@ def test_every_isa_and_thread_count_matches_reference(
         ref_opt.step(gradients(reference_params))
 
     assert _core.isa() == isa
-    for a, b in zip(native_params, reference_params):
-        np.testing.assert_array_equal(a, b)
-
-
-@pytest.mark.parametrize("isa", ISAS)
-@pytest.mark.parametrize("prefetch", [False, True], ids=["no_prefetch", "prefetch"])
-@case_params()
-@dtype_params
-def test_prefetching_or_not_gives_the_reference_bits(
-    engine_settings, isa, prefetch, native, ref, hyper, dtype
-):
-    assert _core.select_isa(isa)
-    _core.set_prefetching(prefetch)
-    fo.set_num_threads(2)
-    _core.set_parallel_threshold(0)
-    _core.set_chunk_elements(1000)
-    # Long enough that requests 2 KiB ahead fall inside each thread's range, and
-    # past it near the ends.
-    shapes = [(5000,), (300,), (2049, 3)]
-    native_params = make_params(dtype, shapes)
-    reference_params = make_params(dtype, shapes)
-    opt = native(native_params, **hyper)
-    ref_opt = ref(reference_params, **hyper)
-
-    for _ in range(5):
-        opt.step(gradients(native_params))
-        ref_opt.step(gradients(reference_params))
-
     assert _core.prefetching() is prefetch
     for a, b in zip(native_params, reference_params):
         np.testing.assert_array_equal(a, b)

@@ -41,7 +41,7 @@ bool select_kernels(const std::string& isa);
 
 // Whether the update kernels prefetch ahead of the hardware. Asking 2 KiB ahead made
 // float32 Adam over 1.6e7 elements 1.4 times as fast on an Intel Xeon, and streams
-// from memory 6 to 15% slower on an AMD EPYC (Zen 4): on by default except on AMD
+// from memory 4 to 16% slower on an AMD EPYC (Zen 4): on by default except on AMD
 // CPUs, or as FASTOPTIM_PREFETCH (0 or 1) says. Results are the same bits either way.
 bool prefetching();
 void set_prefetching(bool on);
