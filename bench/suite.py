@@ -1669,9 +1669,8 @@ def describe_bounds(
     )
     lines += [
         f"mode {'quick' if quick else 'full'}: each time is the median step over "
-        f"{reps} repetitions after {settings.warmup_steps} warm-up steps, ± half "
-        "their range; a row's implementations take turns, one repetition each a "
-        "round;",
+        f"{reps} repetitions after warm-up batches that size them, ± half their "
+        "range; a row's implementations take turns, one repetition each a round;",
         "x = baseline time / fastoptim time, the median over the rounds (above 1: "
         "fastoptim is faster); bound = fastoptim's fraction of the bandwidth bound, "
         "read each round where the case streams from memory",
